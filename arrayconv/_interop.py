@@ -1,0 +1,54 @@
+"""Moving arrays between the caller's library and the backends' NumPy arrays.
+
+CPU arrays of any library cross to NumPy through DLPack (no copy where the
+layout allows) and the result goes back the same way, so the caller gets an
+array of its own kind on its own device.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import array_api_compat
+import numpy as np
+
+__all__ = ["device_name", "to_numpy", "from_numpy"]
+
+
+def device_name(array: Any) -> str:
+    """``"cpu"`` for host memory, else the library's name for the device."""
+    if isinstance(array, np.ndarray) or array_api_compat.is_numpy_array(array):
+        return "cpu"
+    device = array_api_compat.device(array)
+    text = str(device)
+    return "cpu" if text.lower() in ("cpu", "cpu_device") or text.startswith("CPU") else text
+
+
+def to_numpy(array: Any, name: str, dtype: str) -> np.ndarray:
+    """A C-contiguous NumPy array of ``dtype`` holding ``array``'s values.
+
+    No copy is made when ``array`` already is one; the result is only read.
+    """
+    if not isinstance(array, np.ndarray):
+        try:
+            array = np.from_dlpack(array)
+        except (TypeError, RuntimeError, BufferError) as error:
+            raise TypeError(
+                f"{name} ({type(array).__module__}.{type(array).__name__}) cannot be read "
+                f"as a CPU array ({error}); pass a NumPy array or a CPU array that "
+                "supports DLPack (detach torch tensors that require grad)"
+            ) from error
+    return np.ascontiguousarray(array, dtype=dtype)
+
+
+def from_numpy(result: np.ndarray, like: Any) -> Any:
+    """``result`` as an array of ``like``'s library, on ``like``'s device."""
+    if isinstance(like, np.ndarray):
+        return result
+    xp = array_api_compat.array_namespace(like)
+    if hasattr(xp, "from_dlpack"):
+        try:
+            return xp.from_dlpack(result)
+        except (TypeError, RuntimeError, BufferError, AttributeError):
+            pass
+    return xp.asarray(result)

@@ -1,0 +1,89 @@
+"""``conv1d``: the functional entry point."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import _interop, policy, shape
+
+__all__ = ["conv1d"]
+
+
+def conv1d(
+    input: Any,
+    weight: Any,
+    bias: Any = None,
+    stride: int | tuple[int] = 1,
+    padding: int | tuple[int] | str = 0,
+    dilation: int | tuple[int] = 1,
+    groups: int = 1,
+    padding_mode: str = "zeros",
+    *,
+    backend: str | None = None,
+) -> Any:
+    """1-D cross-correlation with the semantics of ``torch.nn.functional.conv1d``.
+
+    Parameters
+    ----------
+    input : array
+        ``(N, C_in, L)``, or ``(C_in, L)`` unbatched.
+    weight : array
+        ``(C_out, C_in / groups, K)``; not conjugated for complex dtypes.
+    bias : array, optional
+        ``(C_out,)``.
+    stride, dilation : int or 1-tuple of int
+        Positive.
+    padding : int, 1-tuple of int, ``'valid'`` or ``'same'``
+        Implicit padding on both ends.  ``'same'`` keeps the length (stride 1
+        only); an odd total goes on the right, as in torch.
+    groups : int
+        Blocked connections: ``C_in`` and ``C_out`` divisible by ``groups``
+        (``groups == C_in`` is depthwise).
+    padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}
+        How the padding is filled, as ``torch.nn.Conv1d`` fills it.
+    backend : str, optional
+        Force a backend (see ``arrayconv.backends.available()``); by default
+        the cheapest able one runs.
+
+    Returns
+    -------
+    array
+        ``(N, C_out, L_out)`` (or ``(C_out, L_out)``) of the input's kind, with
+        ``L_out = (L + pad_left + pad_right - dilation * (K - 1) - 1) // stride + 1``
+        and the dtype the Array API promotion of input, weight and bias gives.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For any invalid argument, before any computation, naming the argument.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import arrayconv
+    >>> x = np.arange(6, dtype=np.float32).reshape(1, 1, 6)
+    >>> w = np.array([[[1.0, 0.0, -1.0]]], dtype=np.float32)
+    >>> arrayconv.conv1d(x, w, padding=1)
+    array([[[-1., -2., -2., -2., -2.,  4.]]], dtype=float32)
+    """
+    spec = shape.normalize(input, weight, bias, stride, padding, dilation, groups, padding_mode)
+    chosen = policy.choose(spec, _interop.device_name(input), backend)
+    return _run(spec, chosen, input, weight, bias)
+
+
+def _run(spec: shape.ConvSpec, chosen: Any, input: Any, weight: Any, bias: Any) -> Any:
+    """Run a validated call on the chosen backend and give back the caller's kind."""
+    dtype = spec.compute_dtype
+    x = _interop.to_numpy(input, "input", dtype)
+    if not spec.batched:
+        x = x[np.newaxis]
+    w = _interop.to_numpy(weight, "weight", dtype)
+    b = None if bias is None else _interop.to_numpy(bias, "bias", dtype)
+    y = chosen.run(spec, x, w, b)
+    if spec.result_dtype != dtype:
+        y = y.astype(spec.result_dtype)
+    if not spec.batched:
+        y = y[0]
+    return _interop.from_numpy(y, input)

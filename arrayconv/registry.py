@@ -1,0 +1,187 @@
+"""The backend registry: names to backend objects, loaded lazily.
+
+A backend is any object with the :class:`Backend` protocol.  Built-in
+backends are named here by import path and imported on first use, so
+``import arrayconv`` stays cheap and imports no optional library.  Third
+parties register theirs at run time with :func:`register`, or declare an
+entry point in the ``arrayconv.backends`` group naming a zero-argument
+factory (or a backend object).
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from importlib.metadata import entry_points
+from typing import Any, Protocol, runtime_checkable
+
+from .shape import ConvSpec
+
+__all__ = ["Backend", "register", "available", "unavailable", "get", "ENTRY_POINT_GROUP"]
+
+ENTRY_POINT_GROUP = "arrayconv.backends"
+
+# name -> "module:attribute" of a zero-argument factory
+_BUILTIN = {
+    "direct": "arrayconv.backends.direct:DirectBackend",
+}
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """What a backend provides.
+
+    Attributes
+    ----------
+    name : str
+        The name it is registered under.
+    array_kind : str
+        The arrays ``run`` takes and returns; ``"numpy"`` for CPU backends
+        (the frontend converts CPU arrays of any library to NumPy and back).
+    """
+
+    name: str
+    array_kind: str
+
+    def supports(self, spec: ConvSpec, device: str) -> str | None:
+        """None if the backend can run ``spec`` on ``device``, else the reason it cannot."""
+
+    def estimate(self, spec: ConvSpec) -> float:
+        """Predicted seconds for ``spec``; the policy picks the smallest."""
+
+    def run(self, spec: ConvSpec, x: Any, w: Any, b: Any | None) -> Any:
+        """The (N, C_out, L_out) output in ``spec.compute_dtype``.
+
+        ``x`` is (N, C_in, L), ``w`` (C_out, C_in/groups, K), ``b`` (C_out,)
+        or None; all C-contiguous, in ``spec.compute_dtype``, never modified.
+        """
+
+
+_lock = threading.Lock()
+_sources: dict[str, Any] = {}  # name -> import path, entry point, or backend object
+_loaded: dict[str, Backend] = {}
+_failed: dict[str, str] = {}
+_discovered = False
+
+
+def _discover() -> None:
+    """Fill the sources from the built-ins and entry points, once."""
+    global _discovered
+    if _discovered:
+        return
+    with _lock:
+        if _discovered:
+            return
+        for name, path in _BUILTIN.items():
+            _sources.setdefault(name, path)
+        for point in entry_points(group=ENTRY_POINT_GROUP):
+            _sources.setdefault(point.name, point)
+        _discovered = True
+
+
+def _load(name: str) -> Backend | None:
+    """The backend object, importing it on first use; None if it cannot load."""
+    if name in _loaded:
+        return _loaded[name]
+    if name in _failed:
+        return None
+    source = _sources[name]
+    try:
+        if isinstance(source, str):
+            module_name, attribute = source.split(":")
+            source = getattr(importlib.import_module(module_name), attribute)
+        elif hasattr(source, "load") and hasattr(source, "group"):  # an entry point
+            source = source.load()
+        backend = source() if isinstance(source, type) or not isinstance(source, Backend) else source
+        if not isinstance(backend, Backend):
+            raise TypeError(f"{backend!r} does not provide supports/estimate/run")
+    except Exception as error:  # an optional dependency missing, a broken plugin
+        _failed[name] = f"{type(error).__name__}: {error}"
+        return None
+    _loaded[name] = backend
+    return backend
+
+
+def register(name: str, backend: Any) -> None:
+    """Register ``backend`` (an object or a zero-argument factory) under ``name``.
+
+    A registration replaces any earlier backend of that name.
+
+    Examples
+    --------
+    >>> from arrayconv.backends.direct import DirectBackend
+    >>> register("direct-copy", DirectBackend())
+    >>> "direct-copy" in available()
+    True
+    >>> unregister("direct-copy")
+    """
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"name must be a non-empty str, got name={name!r}")
+    _discover()
+    with _lock:
+        _sources[name] = backend
+        _loaded.pop(name, None)
+        _failed.pop(name, None)
+
+
+def unregister(name: str) -> None:
+    """Remove the backend registered under ``name``."""
+    _discover()
+    with _lock:
+        if name not in _sources:
+            raise ValueError(f"no backend named {name!r}; registered: {sorted(_sources)}")
+        del _sources[name]
+        _loaded.pop(name, None)
+        _failed.pop(name, None)
+
+
+def available() -> list[str]:
+    """Names of the backends that are installed and load, sorted.
+
+    Examples
+    --------
+    >>> "direct" in available()
+    True
+    """
+    _discover()
+    return sorted(name for name in list(_sources) if _load(name) is not None)
+
+
+def unavailable() -> dict[str, str]:
+    """Registered backends that failed to load, with the reason for each."""
+    available()
+    return dict(sorted(_failed.items()))
+
+
+def get(name: str) -> Backend:
+    """The backend registered under ``name``.
+
+    Raises
+    ------
+    ValueError
+        If no backend of that name is registered or it failed to load; the
+        message lists the available ones.
+    """
+    _discover()
+    if not isinstance(name, str) or name not in _sources:
+        raise ValueError(f"unknown backend={name!r}; available backends: {_describe_available()}")
+    backend = _load(name)
+    if backend is None:
+        raise ValueError(
+            f"backend={name!r} is registered but could not be loaded ({_failed[name]}); "
+            f"available backends: {_describe_available()}"
+        )
+    return backend
+
+
+def _describe_available() -> str:
+    names = available()
+    text = ", ".join(repr(n) for n in names) if names else "none"
+    if _failed:
+        text += "; not loadable: " + ", ".join(f"{n!r} ({why})" for n, why in sorted(_failed.items()))
+    return text
+
+
+def loaded() -> list[Backend]:
+    """The backend objects of :func:`available`, in name order."""
+    return [_loaded[name] for name in available()]

@@ -1,0 +1,582 @@
+"""The one place that validates convolution arguments and plans shapes.
+
+Every public entry point (``conv1d``, ``Conv1d``) sends its raw arguments here
+first.  What comes back is an immutable :class:`ConvSpec` (or
+:class:`LayerConfig` for the module) that backends trust without re-checking.
+Errors are ``TypeError`` for a wrong kind of argument and ``ValueError`` for a
+wrong value; each message names the argument and the value it got.
+
+The accepted configurations are exactly those ``torch.nn.functional.conv1d``
+(and, for ``padding_mode != "zeros"``, ``torch.nn.Conv1d``) accepts, with two
+documented departures that follow the Array API: mixed floating dtypes are
+promoted (torch refuses them) and integer or bool arrays are refused (torch's
+CPU path accepts them).
+"""
+
+from __future__ import annotations
+
+import operator
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import array_api_compat
+
+__all__ = [
+    "ConvSpec",
+    "LayerConfig",
+    "PADDING_MODES",
+    "normalize",
+    "normalize_layer",
+    "check_state",
+    "output_length",
+]
+
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+PADDING_STRINGS = ("valid", "same")
+
+# dtype names in the order the kernels know them; float16 is computed in float32.
+_FLOAT_NAMES = ("float16", "float32", "float64", "complex64", "complex128")
+_COMPUTE_DTYPE = {
+    "float16": "float32",
+    "float32": "float32",
+    "float64": "float64",
+    "complex64": "complex64",
+    "complex128": "complex128",
+}
+# Bytes per element of each compute dtype, for the size guard below.
+_ITEMSIZE = {"float32": 4, "float64": 8, "complex64": 8, "complex128": 16}
+_MAX_BYTES = sys.maxsize
+
+
+@dataclass(frozen=True, slots=True)
+class ConvSpec:
+    """A validated, immutable description of one conv1d call.
+
+    Backends receive the input as ``(batch, in_channels, length)`` (unbatched
+    input already given a batch axis of 1) and must return
+    ``(batch, out_channels, length_out)`` in ``compute_dtype``; the frontend
+    restores the caller's layout and dtype.
+
+    Attributes
+    ----------
+    batch, in_channels, length : int
+        The input's shape, with a batch axis.
+    out_channels, kernel_size : int
+        ``weight.shape[0]`` and ``weight.shape[2]``.
+    groups, stride, dilation : int
+        Positive integers.
+    pad_left, pad_right : int
+        Padding applied at each end (``'same'`` puts an odd extra element on
+        the right, as torch does).
+    padding_mode : str
+        One of ``PADDING_MODES``.
+    length_out : int
+        Output length.
+    batched : bool
+        False when the caller gave a ``(C_in, L)`` input.
+    has_bias : bool
+        Whether a bias is added.
+    compute_dtype, result_dtype : str
+        Dtype names: kernels compute in ``compute_dtype``; the caller gets
+        ``result_dtype`` (differs only for float16).
+    """
+
+    batch: int
+    in_channels: int
+    length: int
+    out_channels: int
+    kernel_size: int
+    groups: int
+    stride: int
+    dilation: int
+    pad_left: int
+    pad_right: int
+    padding_mode: str
+    length_out: int
+    batched: bool
+    has_bias: bool
+    compute_dtype: str
+    result_dtype: str
+
+    @property
+    def in_channels_per_group(self) -> int:
+        return self.in_channels // self.groups
+
+    @property
+    def out_channels_per_group(self) -> int:
+        return self.out_channels // self.groups
+
+    @property
+    def padded_length(self) -> int:
+        return self.length + self.pad_left + self.pad_right
+
+    @property
+    def kernel_extent(self) -> int:
+        """Span of the dilated kernel: ``dilation * (kernel_size - 1) + 1``."""
+        return self.dilation * (self.kernel_size - 1) + 1
+
+    @property
+    def output_channels(self) -> int:
+        """Channels of the output; torch gives none for a zero-channel input."""
+        return self.out_channels if self.in_channels else 0
+
+    @property
+    def output_shape(self) -> tuple[int, int, int]:
+        """Output shape with the batch axis, as backends produce it."""
+        return (self.batch, self.output_channels, self.length_out)
+
+    @property
+    def result_shape(self) -> tuple[int, ...]:
+        """Output shape as the caller sees it (no batch axis if unbatched)."""
+        return self.output_shape if self.batched else self.output_shape[1:]
+
+    @property
+    def is_empty(self) -> bool:
+        """True when the output has no elements, so no kernel needs to run."""
+        return self.batch * self.output_channels * self.length_out == 0
+
+    @property
+    def macs(self) -> int:
+        """Multiply-accumulates of the direct definition (for cost models)."""
+        return (
+            self.batch
+            * self.output_channels
+            * self.length_out
+            * self.in_channels_per_group
+            * self.kernel_size
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LayerConfig:
+    """Validated hyper-parameters of a :class:`arrayconv.Conv1d` layer.
+
+    Tuples are 1-tuples, as torch stores them; ``padding`` is a 1-tuple or the
+    string ``'same'``/``'valid'``.
+    """
+
+    in_channels: int
+    out_channels: int
+    kernel_size: tuple[int]
+    stride: tuple[int]
+    padding: tuple[int] | str
+    dilation: tuple[int]
+    groups: int
+    padding_mode: str
+    bias: bool
+    device: str
+    dtype: str
+
+    @property
+    def weight_shape(self) -> tuple[int, int, int]:
+        return (self.out_channels, self.in_channels // self.groups, self.kernel_size[0])
+
+
+# --------------------------------------------------------------------------
+# Scalar arguments
+
+
+def _as_int(name: str, value: Any) -> int:
+    """An int from an int, a numpy integer or a 1-sequence of one (not bool)."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != 1:
+            raise ValueError(
+                f"{name} must be an int or a sequence of 1 int for a 1-D convolution, "
+                f"got {name}={value!r}"
+            )
+        value = value[0]
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, got bool {name}={value!r}")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(
+            f"{name} must be an int or a 1-tuple of int, got "
+            f"{type(value).__name__} {name}={value!r}"
+        ) from None
+
+
+def _positive_int(name: str, value: Any) -> int:
+    number = _as_int(name, value)
+    if number <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {name}={value!r}")
+    return number
+
+
+def _non_negative_int(name: str, value: Any) -> int:
+    number = _as_int(name, value)
+    if number < 0:
+        raise ValueError(f"{name} must be non-negative, got {name}={value!r}")
+    return number
+
+
+def _padding_arg(value: Any) -> int | str:
+    """A non-negative int, or the string 'valid' or 'same'."""
+    if isinstance(value, str):
+        if value not in PADDING_STRINGS:
+            raise ValueError(
+                f"padding must be a non-negative int, 'valid' or 'same', got padding={value!r}"
+            )
+        return value
+    return _non_negative_int("padding", value)
+
+
+def _padding_mode_arg(value: Any) -> str:
+    if not isinstance(value, str) or value not in PADDING_MODES:
+        raise ValueError(
+            f"padding_mode must be one of {PADDING_MODES}, got padding_mode={value!r}"
+        )
+    return value
+
+
+def _resolve_padding(padding: int | str, stride: int, dilation: int, kernel_size: int) -> tuple[int, int]:
+    """(left, right) padding; 'same' puts the odd element on the right."""
+    if padding == "valid":
+        return 0, 0
+    if padding == "same":
+        if stride != 1:
+            raise ValueError(
+                f"padding='same' is not supported for strided convolutions, got stride={stride}"
+            )
+        total = dilation * (kernel_size - 1)
+        return total // 2, total - total // 2
+    return padding, padding
+
+
+def output_length(padded_length: int, kernel_size: int, stride: int, dilation: int) -> int:
+    """Output length of a convolution over an already padded input.
+
+    ``floor((padded_length - dilation * (kernel_size - 1) - 1) / stride) + 1``.
+
+    Examples
+    --------
+    >>> output_length(50, 3, 2, 1)
+    24
+    """
+    return (padded_length - dilation * (kernel_size - 1) - 1) // stride + 1
+
+
+# --------------------------------------------------------------------------
+# Array arguments
+
+
+def _namespace(**arrays: Any) -> Any:
+    """The common array namespace of the named arrays (None values skipped)."""
+    given = {name: value for name, value in arrays.items() if value is not None}
+    for name, value in given.items():
+        if not array_api_compat.is_array_api_obj(value):
+            raise TypeError(
+                f"{name} must be an array (NumPy, PyTorch, CuPy, ...), got "
+                f"{type(value).__name__} {name}={_short_repr(value)}"
+            )
+    try:
+        return array_api_compat.array_namespace(*given.values())
+    except TypeError as error:
+        kinds = ", ".join(
+            f"{name}: {type(value).__module__}.{type(value).__name__}" for name, value in given.items()
+        )
+        raise TypeError(
+            f"{', '.join(given)} must be arrays of one kind; got {kinds} "
+            f"(convert them to the input's array library first)"
+        ) from error
+
+
+def _short_repr(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _dtype_name(xp: Any, name: str, array: Any) -> str:
+    """The name of a floating array's dtype; TypeError for anything else."""
+    dtype = array.dtype
+    for candidate in _FLOAT_NAMES:
+        if dtype == getattr(xp, candidate, None):
+            return candidate
+    raise TypeError(
+        f"{name} must have a floating or complex dtype (float16, float32, float64, "
+        f"complex64, complex128), got {name}.dtype={dtype}"
+    )
+
+
+def _result_dtype_name(xp: Any, arrays: list[Any]) -> str:
+    dtype = xp.result_type(*arrays)
+    for candidate in _FLOAT_NAMES:
+        if dtype == getattr(xp, candidate, None):
+            return candidate
+    raise TypeError(f"the dtypes of input, weight and bias promote to unsupported {dtype}")
+
+
+def normalize(
+    input: Any,
+    weight: Any,
+    bias: Any = None,
+    stride: Any = 1,
+    padding: Any = 0,
+    dilation: Any = 1,
+    groups: Any = 1,
+    padding_mode: Any = "zeros",
+) -> ConvSpec:
+    """Validate the arguments of ``conv1d`` and plan the call.
+
+    Parameters
+    ----------
+    input, weight, bias, stride, padding, dilation, groups, padding_mode
+        As for :func:`arrayconv.conv1d`.
+
+    Returns
+    -------
+    ConvSpec
+        The immutable plan that backends execute.
+
+    Raises
+    ------
+    TypeError
+        An argument of the wrong kind (not an array, integer dtype, float
+        stride, ...).
+    ValueError
+        A value torch rejects (mismatched channels, kernel larger than the
+        padded input, negative padding, ...).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> spec = normalize(np.zeros((20, 16, 50), np.float32),
+    ...                  np.zeros((33, 16, 3), np.float32), stride=2)
+    >>> spec.output_shape
+    (20, 33, 24)
+    """
+    xp = _namespace(input=input, weight=weight, bias=bias)
+    stride_ = _positive_int("stride", stride)
+    dilation_ = _positive_int("dilation", dilation)
+    groups_ = _positive_int("groups", groups)
+    padding_ = _padding_arg(padding)
+    mode = _padding_mode_arg(padding_mode)
+
+    if input.ndim not in (2, 3):
+        raise ValueError(
+            "input must be 2-D (C_in, L) unbatched or 3-D (N, C_in, L) batched, "
+            f"got input.shape={tuple(input.shape)}"
+        )
+    if weight.ndim != 3:
+        raise ValueError(
+            f"weight must be 3-D (C_out, C_in/groups, K), got weight.shape={tuple(weight.shape)}"
+        )
+    batched = input.ndim == 3
+    batch, in_channels, length = (
+        tuple(input.shape) if batched else (1, *tuple(input.shape))
+    )
+    out_channels, weight_in, kernel_size = tuple(weight.shape)
+
+    arrays = [input, weight]
+    _dtype_name(xp, "input", input)
+    _dtype_name(xp, "weight", weight)
+    if bias is not None:
+        _dtype_name(xp, "bias", bias)
+        arrays.append(bias)
+    result_dtype = _result_dtype_name(xp, arrays)
+
+    if kernel_size == 0:
+        raise ValueError(f"weight must have a kernel size of at least 1, got weight.shape={tuple(weight.shape)}")
+    if out_channels < groups_:
+        raise ValueError(
+            f"weight must have at least groups={groups_} output channels, "
+            f"got weight.shape={tuple(weight.shape)}"
+        )
+    if out_channels % groups_:
+        raise ValueError(
+            f"weight.shape[0] (out channels) must be divisible by groups={groups_}, "
+            f"got weight.shape={tuple(weight.shape)}"
+        )
+    if in_channels != weight_in * groups_:
+        raise ValueError(
+            f"input must have weight.shape[1] * groups = {weight_in} * {groups_} = "
+            f"{weight_in * groups_} channels, got input.shape={tuple(input.shape)} "
+            f"and weight.shape={tuple(weight.shape)}"
+        )
+    if bias is not None and tuple(bias.shape) != (out_channels,):
+        raise ValueError(
+            f"bias must be 1-D with weight.shape[0] = {out_channels} elements, "
+            f"got bias.shape={tuple(bias.shape)}"
+        )
+
+    pad_left, pad_right = _resolve_padding(padding_, stride_, dilation_, kernel_size)
+    _check_padding_mode_limits(mode, pad_left, pad_right, batch, in_channels, length, input.shape)
+
+    padded = length + pad_left + pad_right
+    extent = dilation_ * (kernel_size - 1) + 1
+    if padded < extent:
+        raise ValueError(
+            f"the kernel's extent dilation * (K - 1) + 1 = {extent} (dilation={dilation_}, "
+            f"K={kernel_size}) is larger than the padded input length {padded} "
+            f"(L={length}, padding=({pad_left}, {pad_right}))"
+        )
+    if length == 0 and batch and in_channels and mode == "zeros":
+        raise ValueError(
+            "input of length 0 is supported only with a zero batch or zero channels, "
+            f"got input.shape={tuple(input.shape)}"
+        )
+    length_out = output_length(padded, kernel_size, stride_, dilation_)
+    compute_dtype = _COMPUTE_DTYPE[result_dtype]
+    _check_size(batch, max(in_channels, out_channels), max(padded, length_out), compute_dtype)
+
+    return ConvSpec(
+        batch=batch,
+        in_channels=in_channels,
+        length=length,
+        out_channels=out_channels,
+        kernel_size=kernel_size,
+        groups=groups_,
+        stride=stride_,
+        dilation=dilation_,
+        pad_left=pad_left,
+        pad_right=pad_right,
+        padding_mode=mode,
+        length_out=length_out,
+        batched=batched,
+        has_bias=bias is not None,
+        compute_dtype=compute_dtype,
+        result_dtype=result_dtype,
+    )
+
+
+def _check_padding_mode_limits(
+    mode: str, pad_left: int, pad_right: int, batch: int, in_channels: int, length: int, shape: Any
+) -> None:
+    """The limits torch's explicit padding (F.pad) puts on each mode."""
+    if mode in ("reflect", "replicate") and (length == 0 or in_channels == 0):
+        raise ValueError(
+            f"padding_mode={mode!r} needs an input with non-zero channels and length, "
+            f"got input.shape={tuple(shape)}"
+        )
+    if mode == "reflect" and max(pad_left, pad_right) >= length:
+        raise ValueError(
+            f"padding_mode='reflect' needs padding smaller than the input length {length}, "
+            f"got padding=({pad_left}, {pad_right})"
+        )
+    if mode == "circular" and max(pad_left, pad_right) > length:
+        raise ValueError(
+            f"padding_mode='circular' needs padding no larger than the input length {length} "
+            f"(it cannot wrap around more than once), got padding=({pad_left}, {pad_right})"
+        )
+
+
+def _check_size(batch: int, channels: int, length: int, compute_dtype: str) -> None:
+    """Reject sizes whose byte counts would overflow a signed 64-bit index."""
+    if batch * channels * length * _ITEMSIZE[compute_dtype] > _MAX_BYTES:
+        raise ValueError(
+            f"the convolution is too large to index: batch={batch}, channels={channels}, "
+            f"length={length} overflow a 64-bit byte offset"
+        )
+
+
+# --------------------------------------------------------------------------
+# The module's hyper-parameters and parameters
+
+
+def normalize_layer(
+    in_channels: Any,
+    out_channels: Any,
+    kernel_size: Any,
+    stride: Any = 1,
+    padding: Any = 0,
+    dilation: Any = 1,
+    groups: Any = 1,
+    bias: Any = True,
+    padding_mode: Any = "zeros",
+    device: Any = None,
+    dtype: Any = None,
+) -> LayerConfig:
+    """Validate the hyper-parameters of :class:`arrayconv.Conv1d`.
+
+    Examples
+    --------
+    >>> normalize_layer(16, 33, 3, stride=2).stride
+    (2,)
+    """
+    in_ch = _positive_int("in_channels", in_channels)
+    out_ch = _positive_int("out_channels", out_channels)
+    k = _positive_int("kernel_size", kernel_size)
+    stride_ = _positive_int("stride", stride)
+    dilation_ = _positive_int("dilation", dilation)
+    groups_ = _positive_int("groups", groups)
+    padding_ = _padding_arg(padding)
+    mode = _padding_mode_arg(padding_mode)
+    if not isinstance(bias, bool):
+        raise TypeError(f"bias must be True or False, got {type(bias).__name__} bias={bias!r}")
+    if in_ch % groups_:
+        raise ValueError(f"in_channels={in_ch} must be divisible by groups={groups_}")
+    if out_ch % groups_:
+        raise ValueError(f"out_channels={out_ch} must be divisible by groups={groups_}")
+    # Raises for 'same' with stride > 1, as torch's constructor does.
+    _resolve_padding(padding_, stride_, dilation_, k)
+    if device not in (None, "cpu"):
+        raise ValueError(f"device must be None or 'cpu', got device={device!r}")
+    return LayerConfig(
+        in_channels=in_ch,
+        out_channels=out_ch,
+        kernel_size=(k,),
+        stride=(stride_,),
+        padding=padding_ if isinstance(padding_, str) else (padding_,),
+        dilation=(dilation_,),
+        groups=groups_,
+        padding_mode=mode,
+        bias=bias,
+        device="cpu",
+        dtype=_layer_dtype(dtype),
+    )
+
+
+def _layer_dtype(dtype: Any) -> str:
+    """The name of a floating dtype given as a NumPy dtype, type or string."""
+    if dtype is None:
+        return "float32"
+    name = getattr(dtype, "name", None) or getattr(dtype, "__name__", None) or str(dtype)
+    name = name.removeprefix("torch.")
+    if name not in _FLOAT_NAMES:
+        raise TypeError(
+            f"dtype must be one of {_FLOAT_NAMES}, got dtype={dtype!r}"
+        )
+    return name
+
+
+def check_state(config: LayerConfig, state: Any) -> tuple[Any, Any]:
+    """The weight and bias of a state dict, checked against a layer.
+
+    Returns
+    -------
+    (weight, bias)
+        The arrays as given (bias None for a layer without one).
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``state`` is not a mapping, has missing or unexpected keys, or
+        holds arrays of the wrong kind, dtype or shape.
+    """
+    if not hasattr(state, "keys") or not hasattr(state, "__getitem__"):
+        raise TypeError(f"state must be a mapping of names to arrays, got {type(state).__name__}")
+    expected = {"weight", "bias"} if config.bias else {"weight"}
+    keys = set(state.keys())
+    if keys != expected:
+        raise ValueError(
+            f"state must have exactly the keys {sorted(expected)}; "
+            f"missing {sorted(expected - keys)}, unexpected {sorted(keys - expected)}"
+        )
+    weight = state["weight"]
+    bias = state.get("bias")
+    xp = _namespace(weight=weight, bias=bias)
+    _dtype_name(xp, "weight", weight)
+    if tuple(weight.shape) != config.weight_shape:
+        raise ValueError(
+            f"weight must have shape {config.weight_shape} for this layer, "
+            f"got weight.shape={tuple(weight.shape)}"
+        )
+    if bias is not None:
+        _dtype_name(xp, "bias", bias)
+        if tuple(bias.shape) != (config.out_channels,):
+            raise ValueError(
+                f"bias must have shape ({config.out_channels},) for this layer, "
+                f"got bias.shape={tuple(bias.shape)}"
+            )
+    return weight, bias

@@ -1,0 +1,12 @@
+"""Backend implementations of arrayconv, installed as ``arrayconv.backends``.
+
+Examples
+--------
+>>> import arrayconv
+>>> "direct" in arrayconv.backends.available()
+True
+"""
+
+from arrayconv.registry import available, get, register, unavailable, unregister
+
+__all__ = ["available", "get", "register", "unavailable", "unregister"]

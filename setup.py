@@ -1,0 +1,47 @@
+"""Build the Cython extensions of arrayconv (with OpenMP).
+
+Set ``ARRAYCONV_DEBUG=1`` to build with bounds and wraparound checks on and
+without optimisation, for chasing memory errors.
+"""
+
+import os
+import sys
+
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+DEBUG = os.environ.get("ARRAYCONV_DEBUG", "") not in ("", "0")
+
+if sys.platform == "win32":
+    openmp_compile, openmp_link = ["/openmp"], []
+    optimise = ["/O2"]
+elif sys.platform == "darwin":
+    # Apple clang needs libomp (brew install libomp) for -fopenmp.
+    openmp_compile, openmp_link = ["-Xpreprocessor", "-fopenmp"], ["-lomp"]
+    optimise = ["-O3"]
+else:
+    openmp_compile, openmp_link = ["-fopenmp"], ["-fopenmp"]
+    optimise = ["-O0", "-g"] if DEBUG else ["-O3"]
+
+directives = {
+    "language_level": 3,
+    "boundscheck": DEBUG,
+    "wraparound": DEBUG,
+    "initializedcheck": DEBUG,
+    "cdivision": not DEBUG,
+}
+
+extensions = [
+    Extension(
+        "arrayconv.backends._direct",
+        ["backends/_direct.pyx"],
+        extra_compile_args=optimise + openmp_compile,
+        extra_link_args=openmp_link,
+    ),
+]
+
+setup(
+    packages=["arrayconv", "arrayconv.backends"],
+    package_dir={"arrayconv": "arrayconv", "arrayconv.backends": "backends"},
+    ext_modules=cythonize(extensions, compiler_directives=directives),
+)
