@@ -10,7 +10,15 @@ Examples
 (20, 33, 24)
 """
 
-from . import backends, shape
+try:
+    from . import backends
+except ImportError as _error:  # the source tree shadows an installed, built package
+    raise ImportError(
+        "arrayconv was imported from a source checkout that has not been built "
+        f"({__path__[0]}): install it with `pip install -e .` from the checkout, "
+        "or run Python from another directory"
+    ) from _error
+from . import shape
 from .functional import conv1d
 from .module import Conv1d
 

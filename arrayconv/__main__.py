@@ -1,0 +1,59 @@
+"""``python -m arrayconv``: the demo of the PyTorch docs' Conv1d example, checked.
+
+Examples
+--------
+>>> main([])  # doctest: +ELLIPSIS
+arrayconv ... demo: the example of the PyTorch Conv1d docs
+...
+OK
+0
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+from . import __version__, _interop, policy, registry, shape
+from .module import Conv1d
+
+
+def _reference(x: np.ndarray, m: Conv1d) -> np.ndarray:
+    """The layer's output by the definition, in float64 NumPy (no padding, no groups)."""
+    windows = np.lib.stride_tricks.sliding_window_view(x.astype(np.float64), m.kernel_size[0], axis=2)
+    windows = windows[:, :, :: m.stride[0], :]
+    return np.einsum("nctk,ock->not", windows, m.weight.astype(np.float64)) + m.bias[:, None]
+
+
+def demo(seed: int = 0) -> int:
+    """Run ``Conv1d(16, 33, 3, stride=2)`` on a (20, 16, 50) input and check it."""
+    rng = np.random.default_rng(seed)
+    m = Conv1d(16, 33, 3, stride=2, rng=rng)
+    x = rng.standard_normal((20, 16, 50)).astype(np.float32)
+    spec = shape.normalize(x, m.weight, m.bias, m.stride, m.padding, m.dilation, m.groups, m.padding_mode)
+    backend = policy.choose(spec, _interop.device_name(x)).name
+    y = m(x)
+    expected = _reference(x, m)
+    error = float(np.abs(y - expected).max())
+    relative = error / float(np.abs(expected).max())
+    ok = y.shape == (20, 33, 24) and y.dtype == np.float32 and relative < 1e-5
+    print(f"arrayconv {__version__} demo: the example of the PyTorch Conv1d docs")
+    print(f"  m = {m!r}")
+    print(f"  input {x.shape} {x.dtype} -> output {y.shape} {y.dtype}")
+    print(f"  backend: {backend} (available: {', '.join(registry.available())})")
+    print(f"  max |error| against a float64 NumPy reference: {error:.2e} (relative {relative:.2e})")
+    print("OK" if ok else "MISMATCH")
+    return 0 if ok else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m arrayconv", description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=0, help="seed of the demo's layer and input")
+    args = parser.parse_args(argv)
+    return demo(args.seed)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""PyTorch as the test oracle: what torch gives for a conv1d call."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.nn.utils import skip_init
+
+_WIDE = {
+    "float16": np.float64,
+    "float32": np.float64,
+    "float64": np.float64,
+    "complex64": np.complex128,
+    "complex128": np.complex128,
+}
+
+
+def torch_conv1d(x, w, b, stride, padding, dilation, groups, padding_mode, *, dtype=None):
+    """torch's result as NumPy (F.conv1d for zeros, nn.Conv1d otherwise).
+
+    Arrays are cast to ``dtype`` first (torch refuses mixed dtypes); any
+    torch error propagates.
+    """
+    def tensor(a):
+        return None if a is None else torch.from_numpy(np.ascontiguousarray(a if dtype is None else a.astype(dtype)))
+
+    X, W, B = tensor(x), tensor(w), tensor(b)
+    if padding_mode == "zeros":
+        y = F.conv1d(X, W, B, stride, padding, dilation, groups)
+    else:
+        # The module pads explicitly with F.pad before a padding-free conv1d;
+        # skip_init keeps zero-channel layers constructible.
+        layer = skip_init(
+            torch.nn.Conv1d,
+            W.shape[1] * groups,
+            W.shape[0],
+            W.shape[2],
+            stride=stride,
+            padding=padding,
+            dilation=dilation,
+            groups=groups,
+            bias=B is not None,
+            padding_mode=padding_mode,
+            dtype=W.dtype,
+        )
+        layer.weight = torch.nn.Parameter(W, requires_grad=False)
+        if B is not None:
+            layer.bias = torch.nn.Parameter(B, requires_grad=False)
+        with torch.no_grad():
+            y = layer(X)
+    return y.numpy()
+
+
+def reference(x, w, b, stride, padding, dilation, groups, padding_mode, result_dtype):
+    """torch's result computed in double precision, and the scale of its rounding error.
+
+    Returns ``(y, scale)``: ``scale`` is the largest ``|x| * |w| + |b|``
+    correlation, the magnitude that bounds the rounding error of any
+    summation order.
+    """
+    wide = _WIDE[np.dtype(result_dtype).name]
+    y = torch_conv1d(x, w, b, stride, padding, dilation, groups, padding_mode, dtype=wide)
+    magnitude = torch_conv1d(
+        np.abs(x).astype(np.float64),
+        np.abs(w).astype(np.float64),
+        None if b is None else np.abs(b).astype(np.float64),
+        stride, padding, dilation, groups, padding_mode,
+    )
+    scale = float(magnitude.max()) if magnitude.size else 0.0
+    return y, scale
+
+
+# Allowed error as a fraction of the output's magnitude (see reference()).
+RTOL = {
+    "float16": 2e-3,  # computed in float32, then rounded to float16 (half an ulp is 4.9e-4)
+    "float32": 1e-5,
+    "complex64": 1e-5,
+    "float64": 1e-12,
+    "complex128": 1e-12,
+}
+
+
+def assert_close(actual, expected, scale, dtype_name):
+    """Every element within RTOL[dtype] of the output's magnitude."""
+    assert actual.shape == expected.shape, (actual.shape, expected.shape)
+    if actual.size == 0:
+        return
+    error = np.abs(actual.astype(expected.dtype) - expected).max()
+    bound = RTOL[dtype_name] * max(scale, np.finfo(np.float64).tiny)
+    assert error <= bound, f"max error {error:.3g} > {bound:.3g} (scale {scale:.3g}, {dtype_name})"

@@ -1,0 +1,132 @@
+"""conv1d of every backend against torch over random shapes and parameters."""
+
+import numpy as np
+import pytest
+from hypothesis import given, note
+from hypothesis import strategies as st
+
+import arrayconv
+from oracle import assert_close, reference, torch_conv1d
+from strategies import conv_cases
+
+_TORCH_DTYPE_ERRORS = (RuntimeError, ValueError, TypeError, IndexError)
+
+
+def _torch_outcome(case):
+    """torch's result in the promoted dtype, or the exception it raises."""
+    try:
+        return torch_conv1d(*case.args(), dtype=case.result_dtype()), None
+    except _TORCH_DTYPE_ERRORS as error:
+        return None, error
+
+
+@given(case=conv_cases())
+def test_matches_torch(backend_name, case):
+    """Same shape, dtype and values as torch; an error exactly where torch errs."""
+    note(repr(case))
+    inputs_before = [None if a is None else a.copy() for a in (case.x, case.w, case.b)]
+    expected, torch_error = _torch_outcome(case)
+    if torch_error is not None:
+        with pytest.raises((ValueError, TypeError)):
+            arrayconv.conv1d(*case.args(), backend=backend_name)
+        return
+    result = arrayconv.conv1d(*case.args(), backend=backend_name)
+    assert isinstance(result, np.ndarray)
+    assert result.dtype == case.result_dtype()
+    assert result.shape == expected.shape
+    wide, scale = reference(*case.args(), case.result_dtype())
+    assert_close(result, wide, scale, result.dtype.name)
+    for before, after in zip(inputs_before, (case.x, case.w, case.b)):
+        if before is not None:
+            np.testing.assert_array_equal(before, after)
+            assert not np.shares_memory(result, after)
+
+
+@given(case=conv_cases(same_dtype=True, allow_empty=False))
+def test_same_dtype_matches_torch_in_that_dtype(backend_name, case):
+    """Where torch computes in the same dtype, it agrees with torch's own result."""
+    expected, torch_error = _torch_outcome(case)
+    if torch_error is not None:
+        return
+    result = arrayconv.conv1d(*case.args(), backend=backend_name)
+    assert result.dtype == expected.dtype
+    _, scale = reference(*case.args(), case.result_dtype())
+    # Both are within RTOL of the exact result, so within twice of each other.
+    assert_close(result, expected.astype(np.complex128 if expected.dtype.kind == "c" else np.float64),
+                 2 * scale, result.dtype.name)
+
+
+@given(
+    length=st.integers(1, 300),
+    kernel=st.integers(1, 12),
+    stride=st.integers(1, 9),
+    dilation=st.integers(1, 9),
+    padding=st.integers(0, 20),
+)
+def test_output_length_formula(length, kernel, stride, dilation, padding):
+    """L_out = (L + 2p - d(K-1) - 1) // s + 1, wherever torch accepts the call."""
+    x = np.zeros((1, 1, length), np.float32)
+    w = np.zeros((1, 1, kernel), np.float32)
+    try:
+        expected = torch_conv1d(x, w, None, stride, padding, dilation, 1, "zeros").shape[-1]
+    except RuntimeError:
+        with pytest.raises(ValueError):
+            arrayconv.conv1d(x, w, None, stride, padding, dilation)
+        return
+    assert arrayconv.shape.output_length(length + 2 * padding, kernel, stride, dilation) == expected
+    spec = arrayconv.shape.normalize(x, w, None, stride, padding, dilation)
+    assert spec.length_out == expected
+    assert arrayconv.conv1d(x, w, None, stride, padding, dilation).shape == (1, 1, expected)
+
+
+@pytest.mark.parametrize("mode", ["zeros", "reflect", "replicate", "circular"])
+@pytest.mark.parametrize("kernel,dilation", [(2, 1), (4, 1), (4, 3), (3, 2), (1, 1), (6, 2)])
+def test_same_padding_puts_odd_element_right(backend_name, mode, kernel, dilation):
+    """'same' keeps the length; an odd total padding goes on the right, as torch does."""
+    rng = np.random.default_rng(kernel * 10 + dilation)
+    x = rng.standard_normal((2, 3, 17))
+    w = rng.standard_normal((4, 3, kernel))
+    expected = torch_conv1d(x, w, None, 1, "same", dilation, 1, mode)
+    result = arrayconv.conv1d(x, w, padding="same", dilation=dilation, padding_mode=mode, backend=backend_name)
+    assert result.shape == (2, 4, 17)
+    np.testing.assert_allclose(result, expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("batch", [0, 2])
+def test_unbatched_equals_batched_slice(backend_name, batch):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((5, 30)).astype(np.float32)
+    w = rng.standard_normal((6, 5, 3)).astype(np.float32)
+    single = arrayconv.conv1d(x, w, padding=1, backend=backend_name)
+    batched = arrayconv.conv1d(x[None], w, padding=1, backend=backend_name)
+    assert single.shape == (6, 30)
+    np.testing.assert_array_equal(single, batched[0])
+    empty = arrayconv.conv1d(np.zeros((batch, 5, 30), np.float32), w, padding=1, backend=backend_name)
+    assert empty.shape == (batch, 6, 30)
+
+
+def test_float16_is_computed_in_float32(backend_name):
+    """float16 in, float16 out, equal to the float32 computation rounded once."""
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2, 8, 64)).astype(np.float16)
+    w = rng.standard_normal((4, 8, 5)).astype(np.float16)
+    result = arrayconv.conv1d(x, w, backend=backend_name)
+    via_float32 = arrayconv.conv1d(x.astype(np.float32), w.astype(np.float32), backend=backend_name)
+    assert result.dtype == np.float16
+    np.testing.assert_array_equal(result, via_float32.astype(np.float16))
+
+
+def test_complex_weight_is_not_conjugated(backend_name):
+    x = np.array([[[1.0 + 0j, 0, 0]]])
+    w = np.array([[[1j]]])
+    result = arrayconv.conv1d(x, w, backend=backend_name)
+    np.testing.assert_array_equal(result, [[[1j, 0, 0]]])
+
+
+def test_torch_cpu_tensors_come_back_as_tensors():
+    torch = pytest.importorskip("torch")
+    x = torch.randn(2, 3, 20, dtype=torch.float64)
+    w = torch.randn(4, 3, 5, dtype=torch.float64)
+    result = arrayconv.conv1d(x, w, padding=2)
+    assert isinstance(result, torch.Tensor)
+    torch.testing.assert_close(result, torch.nn.functional.conv1d(x, w, padding=2))
