@@ -123,10 +123,26 @@ def test_complex_weight_is_not_conjugated(backend_name):
     np.testing.assert_array_equal(result, [[[1j, 0, 0]]])
 
 
-def test_torch_cpu_tensors_come_back_as_tensors():
-    torch = pytest.importorskip("torch")
-    x = torch.randn(2, 3, 20, dtype=torch.float64)
-    w = torch.randn(4, 3, 5, dtype=torch.float64)
-    result = arrayconv.conv1d(x, w, padding=2)
-    assert isinstance(result, torch.Tensor)
-    torch.testing.assert_close(result, torch.nn.functional.conv1d(x, w, padding=2))
+def _torch_namespace():
+    import torch
+
+    return torch, lambda a: torch.from_numpy(a), lambda a: a.numpy()
+
+
+def _strict_namespace():
+    import array_api_strict
+
+    return array_api_strict, lambda a: array_api_strict.asarray(a), lambda a: np.asarray(a)
+
+
+@pytest.mark.parametrize("namespace", [_torch_namespace, _strict_namespace], ids=["torch", "array_api_strict"])
+def test_cpu_arrays_of_other_libraries_come_back_in_their_kind(namespace):
+    try:
+        xp, to_xp, to_numpy = namespace()
+    except ImportError as error:
+        pytest.skip(f"not installed: {error}")
+    rng = np.random.default_rng(5)
+    x, w, b = rng.standard_normal((2, 3, 20)), rng.standard_normal((4, 3, 5)), rng.standard_normal(4)
+    result = arrayconv.conv1d(to_xp(x), to_xp(w), to_xp(b), padding=2)
+    assert type(result) is type(to_xp(x))
+    np.testing.assert_array_equal(to_numpy(result), arrayconv.conv1d(x, w, b, padding=2))
