@@ -30,13 +30,17 @@ def to_numpy(array: Any, name: str, dtype: str) -> np.ndarray:
     No copy is made when ``array`` already is one; the result is only read.
     """
     if not isinstance(array, np.ndarray):
+        if array_api_compat.is_torch_array(array):
+            # DLPack carries neither torch's lazy conjugate/negative bits nor
+            # grad tracking: materialise the bits so the values read are right.
+            array = array.detach().resolve_conj().resolve_neg()
         try:
             array = np.from_dlpack(array)
         except (TypeError, RuntimeError, BufferError) as error:
             raise TypeError(
                 f"{name} ({type(array).__module__}.{type(array).__name__}) cannot be read "
                 f"as a CPU array ({error}); pass a NumPy array or a CPU array that "
-                "supports DLPack (detach torch tensors that require grad)"
+                "supports DLPack"
             ) from error
     return np.ascontiguousarray(array, dtype=dtype)
 

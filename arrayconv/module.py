@@ -28,7 +28,8 @@ class Conv1d:
     bias : bool
         Whether the layer adds a learnable bias.
     device : str, optional
-        Where the parameters live; ``None`` or ``"cpu"``.
+        Where the parameters live: ``None`` or the CPU (``"cpu"``, ``"cpu:0"``,
+        ``torch.device("cpu")``).
     dtype : dtype or str, optional
         Parameter dtype (float16, float32, float64, complex64 or complex128);
         float32 by default, as in torch.
@@ -100,7 +101,9 @@ class Conv1d:
     def reset_parameters(self) -> None:
         """Draw weight and bias afresh from U(-sqrt(k), sqrt(k)), k = groups / (C_in * K)."""
         config = self._config
-        bound = math.sqrt(config.groups / (config.in_channels * config.kernel_size[0]))
+        fan_in = config.in_channels // config.groups * config.kernel_size[0]
+        # torch leaves a zero-input layer's bias at 0 (its bound is 0 then)
+        bound = 1 / math.sqrt(fan_in) if fan_in else 0.0
         self.weight = self._uniform(config.weight_shape, bound)
         self.bias = self._uniform((config.out_channels,), bound) if config.bias else None
 

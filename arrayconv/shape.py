@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import array_api_compat
+import numpy as np
 
 __all__ = [
     "ConvSpec",
@@ -177,35 +178,41 @@ class LayerConfig:
 # Scalar arguments
 
 
-def _as_int(name: str, value: Any) -> int:
-    """An int from an int, a numpy integer or a 1-sequence of one (not bool)."""
-    if isinstance(value, (tuple, list)):
+def _as_int(name: str, value: Any, *, sequence: bool = True) -> int:
+    """An int from an int, a NumPy integer or (if ``sequence``) a 1-sequence of one; not bool.
+
+    Values beyond the largest index are refused here, so no kernel sees them.
+    """
+    if sequence and isinstance(value, (tuple, list)):
         if len(value) != 1:
             raise ValueError(
                 f"{name} must be an int or a sequence of 1 int for a 1-D convolution, "
                 f"got {name}={value!r}"
             )
         value = value[0]
-    if isinstance(value, bool):
+    if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be an int, got bool {name}={value!r}")
     try:
-        return operator.index(value)
+        number = operator.index(value)
     except TypeError:
+        expected = "an int or a 1-tuple of int" if sequence else "an int"
         raise TypeError(
-            f"{name} must be an int or a 1-tuple of int, got "
-            f"{type(value).__name__} {name}={value!r}"
+            f"{name} must be {expected}, got {type(value).__name__} {name}={_short_repr(value)}"
         ) from None
+    if abs(number) > sys.maxsize:
+        raise ValueError(f"{name} is too large to index with: {name}={value!r}")
+    return number
 
 
-def _positive_int(name: str, value: Any) -> int:
-    number = _as_int(name, value)
+def _positive_int(name: str, value: Any, *, sequence: bool = True) -> int:
+    number = _as_int(name, value, sequence=sequence)
     if number <= 0:
         raise ValueError(f"{name} must be a positive integer, got {name}={value!r}")
     return number
 
 
-def _non_negative_int(name: str, value: Any) -> int:
-    number = _as_int(name, value)
+def _non_negative_int(name: str, value: Any, *, sequence: bool = True) -> int:
+    number = _as_int(name, value, sequence=sequence)
     if number < 0:
         raise ValueError(f"{name} must be non-negative, got {name}={value!r}")
     return number
@@ -287,24 +294,42 @@ def _short_repr(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def _float_name(xp: Any, dtype: Any) -> str | None:
+    """The name of a floating or complex dtype, None for any other."""
+    if isinstance(dtype, np.dtype):
+        dtype = dtype.newbyteorder("=")  # big-endian data converts on the way in
+    for candidate in _FLOAT_NAMES:
+        if dtype == getattr(xp, candidate, None):
+            return candidate
+    return None
+
+
 def _dtype_name(xp: Any, name: str, array: Any) -> str:
     """The name of a floating array's dtype; TypeError for anything else."""
-    dtype = array.dtype
-    for candidate in _FLOAT_NAMES:
-        if dtype == getattr(xp, candidate, None):
-            return candidate
-    raise TypeError(
-        f"{name} must have a floating or complex dtype (float16, float32, float64, "
-        f"complex64, complex128), got {name}.dtype={dtype}"
-    )
+    found = _float_name(xp, array.dtype)
+    if found is None:
+        raise TypeError(
+            f"{name} must have a floating or complex dtype (float16, float32, float64, "
+            f"complex64, complex128), got {name}.dtype={array.dtype}"
+        )
+    return found
 
 
-def _result_dtype_name(xp: Any, arrays: list[Any]) -> str:
-    dtype = xp.result_type(*arrays)
-    for candidate in _FLOAT_NAMES:
-        if dtype == getattr(xp, candidate, None):
-            return candidate
-    raise TypeError(f"the dtypes of input, weight and bias promote to unsupported {dtype}")
+def _result_dtype_name(xp: Any, names: list[str]) -> str:
+    dtype = xp.result_type(*(getattr(xp, n) for n in names))
+    found = _float_name(xp, dtype)
+    if found is None:
+        raise TypeError(f"the dtypes {names} of input, weight and bias promote to unsupported {dtype}")
+    return found
+
+
+def _refuse_autograd(name: str, array: Any) -> None:
+    """arrayconv records no autograd history: refuse rather than silently drop it."""
+    if getattr(array, "requires_grad", False):
+        raise TypeError(
+            f"{name} requires grad, and arrayconv does not record autograd history; "
+            f"pass {name}.detach() to compute without gradients"
+        )
 
 
 def normalize(
@@ -349,7 +374,7 @@ def normalize(
     xp = _namespace(input=input, weight=weight, bias=bias)
     stride_ = _positive_int("stride", stride)
     dilation_ = _positive_int("dilation", dilation)
-    groups_ = _positive_int("groups", groups)
+    groups_ = _positive_int("groups", groups, sequence=False)
     padding_ = _padding_arg(padding)
     mode = _padding_mode_arg(padding_mode)
 
@@ -368,13 +393,12 @@ def normalize(
     )
     out_channels, weight_in, kernel_size = tuple(weight.shape)
 
-    arrays = [input, weight]
-    _dtype_name(xp, "input", input)
-    _dtype_name(xp, "weight", weight)
-    if bias is not None:
-        _dtype_name(xp, "bias", bias)
-        arrays.append(bias)
-    result_dtype = _result_dtype_name(xp, arrays)
+    dtype_names = []
+    for name, array in (("input", input), ("weight", weight), ("bias", bias)):
+        if array is not None:
+            dtype_names.append(_dtype_name(xp, name, array))
+            _refuse_autograd(name, array)
+    result_dtype = _result_dtype_name(xp, dtype_names)
 
     if kernel_size == 0:
         raise ValueError(f"weight must have a kernel size of at least 1, got weight.shape={tuple(weight.shape)}")
@@ -494,15 +518,15 @@ def normalize_layer(
     >>> normalize_layer(16, 33, 3, stride=2).stride
     (2,)
     """
-    in_ch = _positive_int("in_channels", in_channels)
-    out_ch = _positive_int("out_channels", out_channels)
+    in_ch = _non_negative_int("in_channels", in_channels, sequence=False)
+    out_ch = _non_negative_int("out_channels", out_channels, sequence=False)
     k = _positive_int("kernel_size", kernel_size)
     stride_ = _positive_int("stride", stride)
     dilation_ = _positive_int("dilation", dilation)
-    groups_ = _positive_int("groups", groups)
+    groups_ = _positive_int("groups", groups, sequence=False)
     padding_ = _padding_arg(padding)
     mode = _padding_mode_arg(padding_mode)
-    if not isinstance(bias, bool):
+    if not isinstance(bias, (bool, np.bool_, int, type(None))):
         raise TypeError(f"bias must be True or False, got {type(bias).__name__} bias={bias!r}")
     if in_ch % groups_:
         raise ValueError(f"in_channels={in_ch} must be divisible by groups={groups_}")
@@ -510,8 +534,8 @@ def normalize_layer(
         raise ValueError(f"out_channels={out_ch} must be divisible by groups={groups_}")
     # Raises for 'same' with stride > 1, as torch's constructor does.
     _resolve_padding(padding_, stride_, dilation_, k)
-    if device not in (None, "cpu"):
-        raise ValueError(f"device must be None or 'cpu', got device={device!r}")
+    if device is not None and not str(device).startswith("cpu"):
+        raise ValueError(f"device must be None or the CPU, got device={device!r}")
     return LayerConfig(
         in_channels=in_ch,
         out_channels=out_ch,
@@ -521,22 +545,23 @@ def normalize_layer(
         dilation=(dilation_,),
         groups=groups_,
         padding_mode=mode,
-        bias=bias,
+        bias=bool(bias),
         device="cpu",
         dtype=_layer_dtype(dtype),
     )
 
 
 def _layer_dtype(dtype: Any) -> str:
-    """The name of a floating dtype given as a NumPy dtype, type or string."""
+    """The name of a floating dtype given as a NumPy or torch dtype, type or string."""
     if dtype is None:
         return "float32"
-    name = getattr(dtype, "name", None) or getattr(dtype, "__name__", None) or str(dtype)
-    name = name.removeprefix("torch.")
+    text = str(dtype)
+    try:
+        name = np.dtype(text.removeprefix("torch.") if text.startswith("torch.") else dtype).name
+    except TypeError:
+        name = None
     if name not in _FLOAT_NAMES:
-        raise TypeError(
-            f"dtype must be one of {_FLOAT_NAMES}, got dtype={dtype!r}"
-        )
+        raise TypeError(f"dtype must be a floating or complex dtype {_FLOAT_NAMES}, got dtype={dtype!r}")
     return name
 
 

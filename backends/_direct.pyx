@@ -50,9 +50,10 @@ cdef inline Py_ssize_t _map_index(Py_ssize_t i, Py_ssize_t length, int mode) noe
 
 
 cdef inline Py_ssize_t _ceil_div(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
-    # b > 0; rounds toward +infinity for either sign of a
-    if a >= 0:
-        return (a + b - 1) // b
+    # b > 0; rounds toward +infinity for either sign of a, without forming
+    # a + b (b may be as large as the largest index)
+    if a > 0:
+        return (a - 1) // b + 1
     return -((-a) // b)
 
 

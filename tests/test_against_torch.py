@@ -146,3 +146,37 @@ def test_cpu_arrays_of_other_libraries_come_back_in_their_kind(namespace):
     result = arrayconv.conv1d(to_xp(x), to_xp(w), to_xp(b), padding=2)
     assert type(result) is type(to_xp(x))
     np.testing.assert_array_equal(to_numpy(result), arrayconv.conv1d(x, w, b, padding=2))
+
+
+@pytest.mark.parametrize("bit", ["conj", "neg"])
+def test_torch_lazy_conj_and_neg_bits_are_honoured(bit):
+    """torch's lazy conjugate/negative views carry values DLPack alone would get wrong."""
+    torch = pytest.importorskip("torch")
+    z = torch.complex(torch.randn(2, 3, 16, dtype=torch.float64), torch.randn(2, 3, 16, dtype=torch.float64))
+    x = z.conj() if bit == "conj" else z.conj().imag
+    assert (x.is_conj() if bit == "conj" else x.is_neg())
+    w = torch.randn(4, 3, 3, dtype=x.dtype)
+    torch.testing.assert_close(arrayconv.conv1d(x, w), torch.nn.functional.conv1d(x, w))
+
+
+def test_big_endian_input_is_accepted():
+    rng = np.random.default_rng(6)
+    x, w = rng.standard_normal((2, 3, 20)), rng.standard_normal((4, 3, 5))
+    result = arrayconv.conv1d(x.astype(">f8"), w.astype(">f8"))
+    assert result.dtype == np.float64
+    np.testing.assert_array_equal(result, arrayconv.conv1d(x, w))
+
+
+@pytest.mark.parametrize("mode", ["zeros", "reflect", "replicate", "circular"])
+@pytest.mark.parametrize("groups,stride,dilation", [(1, 1, 1), (4, 3, 2), (16, 2, 1)])
+def test_threaded_path_matches_torch(backend_name, mode, groups, stride, dilation, monkeypatch):
+    """Calls big enough to run on several threads, in every mode, against torch."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((3, 16, 3000)).astype(np.float32)
+    w = rng.standard_normal((32, 16 // groups, 9)).astype(np.float32)
+    b = rng.standard_normal(32).astype(np.float32)
+    assert arrayconv.shape.normalize(x, w, groups=groups).macs > 1 << 20
+    args = (x, w, b, stride, 7, dilation, groups, mode)
+    wide, scale = reference(*args, np.float32)
+    assert_close(arrayconv.conv1d(*args, backend=backend_name), wide, scale, "float32")

@@ -53,6 +53,11 @@ CASES = [
     ("dilated too long", dict(dilation=5), ValueError, "dilation=5"),
     ("empty kernel", dict(weight=np.zeros((6, 4, 0), f32)), ValueError, "weight.shape=(6, 4, 0)"),
     ("no out channels", dict(weight=np.zeros((0, 4, 3), f32)), ValueError, "weight.shape=(0, 4, 3)"),
+    ("reflect no channels", dict(input=np.zeros((2, 0, 10), f32), weight=np.zeros((6, 0, 3), f32), padding_mode="reflect"), ValueError, "input.shape=(2, 0, 10)"),
+    ("replicate no channels", dict(input=np.zeros((0, 10), f32), weight=np.zeros((6, 0, 3), f32), padding_mode="replicate"), ValueError, "input.shape=(0, 10)"),
+    ("groups tuple", dict(groups=(1,)), TypeError, "groups=(1,)"),
+    ("stride beyond index", dict(stride=2**63), ValueError, "stride=9223372036854775808"),
+    ("padding beyond index", dict(padding=-(2**70)), ValueError, "padding="),
     ("length 0", dict(input=np.zeros((2, 4, 0), f32), padding=2), ValueError, "input.shape=(2, 4, 0)"),
     ("huge padding", dict(padding=2**62), ValueError, "too large"),
 ]
@@ -115,7 +120,7 @@ def test_mixed_array_libraries_are_refused():
 def test_grad_tensor_is_refused_clearly():
     torch = pytest.importorskip("torch")
     x = torch.zeros(2, 4, 10, requires_grad=True)
-    with pytest.raises(TypeError, match="input"):
+    with pytest.raises(TypeError, match=r"input requires grad.*input\.detach\(\)"):
         arrayconv.conv1d(x, torch.zeros(6, 4, 3))
 
 
@@ -151,3 +156,21 @@ def test_mixed_floating_dtypes_are_promoted_though_torch_refuses():
     with pytest.raises(RuntimeError):
         torch_conv1d(x, w, None, 1, 0, 1, 1, "zeros")
     assert arrayconv.conv1d(x, w).dtype == np.complex128
+
+
+@pytest.mark.parametrize("stride", [2**31, 2**62, 2**63 - 1])
+@pytest.mark.parametrize("padding", [0, 5, 2**20])
+def test_huge_stride_gives_one_output_not_garbage(stride, padding):
+    """A stride beyond the input gives torch's single output (no index overflow in the kernel)."""
+    x = np.arange(1, 41, dtype=np.float64).reshape(2, 1, 20)
+    w = np.ones((1, 1, 1))
+    expected = torch_conv1d(x, w, None, stride, padding, 1, 1, "zeros")
+    np.testing.assert_array_equal(arrayconv.conv1d(x, w, stride=stride, padding=padding), expected)
+
+
+@pytest.mark.parametrize("padding", [1, 3])
+def test_zero_batch_of_empty_signals_with_padding(padding):
+    """L = 0 is allowed with a zero batch, as in torch; the output is empty of the right shape."""
+    x, w = np.zeros((0, 3, 0), f32), np.zeros((4, 3, 2), f32)
+    expected = torch_conv1d(x, w, None, 1, padding, 1, 1, "zeros")
+    assert arrayconv.conv1d(x, w, padding=padding).shape == expected.shape == (0, 4, 2 * padding - 1)

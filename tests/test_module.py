@@ -79,6 +79,53 @@ def test_exported_parameters_load_into_torch():
     np.testing.assert_allclose(ours(x), expected, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_load_copies(dtype):
+    """The layer owns its parameters: changing the loaded arrays later changes nothing."""
+    m = Conv1d(2, 2, 3, dtype=dtype)
+    weight, bias = np.ones((2, 2, 3), dtype), np.zeros(2, dtype)
+    m.load_state_dict({"weight": weight, "bias": bias})
+    weight[...] = 7
+    bias[...] = 7
+    assert m.weight.max() == 1.0 and m.bias.max() == 0.0
+
+
+def test_load_accepts_torch_parameters_directly():
+    layer = torch.nn.Conv1d(3, 5, 2)
+    m = Conv1d(3, 5, 2)
+    m.load_state_dict({"weight": layer.weight, "bias": layer.bias})  # requires_grad tensors
+    np.testing.assert_array_equal(m.weight, layer.weight.detach().numpy())
+
+
+def test_zero_input_channels_like_torch():
+    ours, theirs = Conv1d(0, 8, 3, rng=0), torch.nn.Conv1d(0, 8, 3)
+    assert repr(ours) == repr(theirs)
+    assert ours.weight.shape == (8, 0, 3)
+    np.testing.assert_array_equal(ours.bias, theirs.bias.detach().numpy())  # zeros
+    assert ours(np.zeros((2, 0, 10), np.float32)).shape == tuple(theirs(torch.zeros(2, 0, 10)).shape)
+
+
+@pytest.mark.parametrize(
+    "kwargs,expected",
+    [
+        (dict(bias=None), dict(bias=None)),
+        (dict(bias=np.True_), dict(bias="array")),
+        (dict(dtype="f8"), dict(dtype=np.float64)),
+        (dict(dtype="double"), dict(dtype=np.float64)),
+        (dict(dtype=float), dict(dtype=np.float64)),
+        (dict(dtype=complex), dict(dtype=np.complex128)),
+        (dict(device="cpu:0"), dict(dtype=np.float32)),
+        (dict(device=torch.device("cpu")), dict(dtype=np.float32)),
+    ],
+)
+def test_constructor_accepts_what_torch_accepts(kwargs, expected):
+    m = Conv1d(4, 2, 3, **kwargs)
+    if "bias" in expected:
+        assert (m.bias is None) == (expected["bias"] is None)
+    if "dtype" in expected:
+        assert m.weight.dtype == expected["dtype"]
+
+
 def test_load_copies_and_casts():
     m = Conv1d(2, 2, 3, dtype=np.float64)
     weight, bias = np.ones((2, 2, 3), np.float32), np.zeros(2, np.float32)
@@ -158,8 +205,10 @@ def test_dtype_of_parameters_and_output(dtype):
 @pytest.mark.parametrize(
     "kwargs,error,text",
     [
-        (dict(in_channels=0), ValueError, "in_channels=0"),
+        (dict(in_channels=-1), ValueError, "in_channels=-1"),
         (dict(out_channels=-1), ValueError, "out_channels=-1"),
+        (dict(in_channels=(4,)), TypeError, "in_channels=(4,)"),
+        (dict(groups=(2,)), TypeError, "groups=(2,)"),
         (dict(kernel_size=0), ValueError, "kernel_size=0"),
         (dict(kernel_size=2.5), TypeError, "kernel_size=2.5"),
         (dict(groups=3), ValueError, "groups=3"),
@@ -167,9 +216,10 @@ def test_dtype_of_parameters_and_output(dtype):
         (dict(padding="same", stride=2), ValueError, "stride=2"),
         (dict(padding="full"), ValueError, "padding='full'"),
         (dict(padding_mode="mirror"), ValueError, "padding_mode='mirror'"),
-        (dict(bias=1), TypeError, "bias=1"),
+        (dict(bias="yes"), TypeError, "bias='yes'"),
         (dict(dtype="int32"), TypeError, "dtype='int32'"),
         (dict(device="cuda"), ValueError, "device='cuda'"),
+        (dict(device=torch.device("meta")), ValueError, "device=device(type='meta')"),
         (dict(rng="seed"), TypeError, ""),
     ],
 )
