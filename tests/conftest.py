@@ -9,7 +9,7 @@ import arrayconv
 
 settings.register_profile(
     "default",
-    max_examples=int(os.environ.get("ARRAYCONV_HYPOTHESIS_EXAMPLES", "150")),
+    max_examples=int(os.environ.get("ARRAYCONV_HYPOTHESIS_EXAMPLES", "300")),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
     print_blob=True,
