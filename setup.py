@@ -29,12 +29,22 @@ directives = {
     "wraparound": DEBUG,
     "initializedcheck": DEBUG,
     "cdivision": not DEBUG,
+    # Type hints of the compiled .py modules document; they must not coerce
+    # (an `int` hint would silently turn groups=1.0 into 1).
+    "annotation_typing": False,
 }
 
 extensions = [
+    # The per-call Python path (validation and dispatch), compiled from the
+    # same .py sources for a lower fixed cost per call; the .py files stay
+    # importable where no build exists.
+    Extension("arrayconv.shape", ["arrayconv/shape.py"]),
+    Extension("arrayconv.functional", ["arrayconv/functional.py"]),
     Extension(
         "arrayconv.backends._direct",
         ["backends/_direct.pyx"],
+        include_dirs=["backends"],
+        depends=["backends/_direct_loops.h"],
         extra_compile_args=optimise + openmp_compile,
         extra_link_args=openmp_link,
     ),

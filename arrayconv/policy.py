@@ -48,17 +48,17 @@ def choose(spec: ConvSpec, device: str, backend: str | None = None) -> Backend:
                 f"available backends: {', '.join(map(repr, registry.available()))}"
             )
         return chosen
-    best: Backend | None = None
-    best_cost = float("inf")
+    able = []
     reasons = []
     for candidate in registry.loaded():
         reason = candidate.supports(spec, device)
-        if reason is not None:
+        if reason is None:
+            able.append(candidate)
+        else:
             reasons.append(f"{candidate.name!r}: {reason}")
-            continue
-        cost = candidate.estimate(spec)
-        if best is None or cost < best_cost:
-            best, best_cost = candidate, cost
+    if len(able) == 1:
+        return able[0]  # nothing to compare: skip the estimates (every call pays for them)
+    best = min(able, key=lambda candidate: candidate.estimate(spec), default=None)
     if best is None:
         raise ValueError(
             f"no available backend can run this call on device {device!r}: "

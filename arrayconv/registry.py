@@ -62,6 +62,7 @@ _sources: dict[str, Any] = {}  # name -> import path, entry point, or backend ob
 _loaded: dict[str, Backend] = {}
 _failed: dict[str, str] = {}
 _discovered = False
+_loaded_cache: list[Backend] | None = None  # loaded(), rebuilt after any registration
 
 
 def _discover() -> None:
@@ -118,21 +119,25 @@ def register(name: str, backend: Any) -> None:
     if not isinstance(name, str) or not name:
         raise TypeError(f"name must be a non-empty str, got name={name!r}")
     _discover()
+    global _loaded_cache
     with _lock:
         _sources[name] = backend
         _loaded.pop(name, None)
         _failed.pop(name, None)
+        _loaded_cache = None
 
 
 def unregister(name: str) -> None:
     """Remove the backend registered under ``name``."""
     _discover()
+    global _loaded_cache
     with _lock:
         if name not in _sources:
             raise ValueError(f"no backend named {name!r}; registered: {sorted(_sources)}")
         del _sources[name]
         _loaded.pop(name, None)
         _failed.pop(name, None)
+        _loaded_cache = None
 
 
 def available() -> list[str]:
@@ -183,5 +188,10 @@ def _describe_available() -> str:
 
 
 def loaded() -> list[Backend]:
-    """The backend objects of :func:`available`, in name order."""
-    return [_loaded[name] for name in available()]
+    """The backend objects of :func:`available`, in name order (cached: on every call's path)."""
+    global _loaded_cache
+    cache = _loaded_cache
+    if cache is None:
+        cache = [_loaded[name] for name in available()]
+        _loaded_cache = cache
+    return cache

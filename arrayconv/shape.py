@@ -18,7 +18,7 @@ from __future__ import annotations
 import operator
 import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import array_api_compat
 import numpy as np
@@ -46,13 +46,17 @@ _COMPUTE_DTYPE = {
     "complex128": "complex128",
 }
 # Bytes per element of each compute dtype, for the size guard below.
+_NUMPY_FLOAT_NAMES = {np.dtype(name): name for name in _FLOAT_NAMES}
+# Promotion among the floating dtypes: NumPy's agrees with the Array API's here.
+_PROMOTED = {
+    (a, b): np.result_type(a, b).name for a in _FLOAT_NAMES for b in _FLOAT_NAMES
+}
 _ITEMSIZE = {"float32": 4, "float64": 8, "complex64": 8, "complex128": 16}
 _MAX_BYTES = sys.maxsize
 
 
-@dataclass(frozen=True, slots=True)
-class ConvSpec:
-    """A validated, immutable description of one conv1d call.
+class ConvSpec(NamedTuple):
+    """A validated, immutable (and hashable) description of one conv1d call.
 
     Backends receive the input as ``(batch, in_channels, length)`` (unbatched
     input already given a batch axis of 1) and must return
@@ -183,6 +187,8 @@ def _as_int(name: str, value: Any, *, sequence: bool = True) -> int:
 
     Values beyond the largest index are refused here, so no kernel sees them.
     """
+    if type(value) is int and -sys.maxsize <= value <= sys.maxsize:
+        return value
     if sequence and isinstance(value, (tuple, list)):
         if len(value) != 1:
             raise ValueError(
@@ -269,7 +275,12 @@ def output_length(padded_length: int, kernel_size: int, stride: int, dilation: i
 
 
 def _namespace(**arrays: Any) -> Any:
-    """The common array namespace of the named arrays (None values skipped)."""
+    """The common array namespace of the named arrays (None values skipped).
+
+    Returns None for plain NumPy arrays: the common case takes a fast path.
+    """
+    if all(type(value) is np.ndarray or value is None for value in arrays.values()):
+        return None
     given = {name: value for name, value in arrays.items() if value is not None}
     for name, value in given.items():
         if not array_api_compat.is_array_api_obj(value):
@@ -306,7 +317,10 @@ def _float_name(xp: Any, dtype: Any) -> str | None:
 
 def _dtype_name(xp: Any, name: str, array: Any) -> str:
     """The name of a floating array's dtype; TypeError for anything else."""
-    found = _float_name(xp, array.dtype)
+    if xp is None:
+        found = _NUMPY_FLOAT_NAMES.get(array.dtype) or _float_name(np, array.dtype)
+    else:
+        found = _float_name(xp, array.dtype)
     if found is None:
         raise TypeError(
             f"{name} must have a floating or complex dtype (float16, float32, float64, "
@@ -315,12 +329,12 @@ def _dtype_name(xp: Any, name: str, array: Any) -> str:
     return found
 
 
-def _result_dtype_name(xp: Any, names: list[str]) -> str:
-    dtype = xp.result_type(*(getattr(xp, n) for n in names))
-    found = _float_name(xp, dtype)
-    if found is None:
-        raise TypeError(f"the dtypes {names} of input, weight and bias promote to unsupported {dtype}")
-    return found
+def _result_dtype_name(names: list[str]) -> str:
+    """The Array API promotion of floating dtypes (the same in every namespace)."""
+    result = names[0]
+    for other in names[1:]:
+        result = _PROMOTED[result, other]
+    return result
 
 
 def _refuse_autograd(name: str, array: Any) -> None:
@@ -397,8 +411,9 @@ def normalize(
     for name, array in (("input", input), ("weight", weight), ("bias", bias)):
         if array is not None:
             dtype_names.append(_dtype_name(xp, name, array))
-            _refuse_autograd(name, array)
-    result_dtype = _result_dtype_name(xp, dtype_names)
+            if xp is not None:
+                _refuse_autograd(name, array)
+    result_dtype = _result_dtype_name(dtype_names)
 
     if kernel_size == 0:
         raise ValueError(f"weight must have a kernel size of at least 1, got weight.shape={tuple(weight.shape)}")
@@ -444,23 +459,11 @@ def normalize(
     compute_dtype = _COMPUTE_DTYPE[result_dtype]
     _check_size(batch, max(in_channels, out_channels), max(padded, length_out), compute_dtype)
 
+    # positional: the hot path of every call (keywords cost a microsecond)
     return ConvSpec(
-        batch=batch,
-        in_channels=in_channels,
-        length=length,
-        out_channels=out_channels,
-        kernel_size=kernel_size,
-        groups=groups_,
-        stride=stride_,
-        dilation=dilation_,
-        pad_left=pad_left,
-        pad_right=pad_right,
-        padding_mode=mode,
-        length_out=length_out,
-        batched=batched,
-        has_bias=bias is not None,
-        compute_dtype=compute_dtype,
-        result_dtype=result_dtype,
+        batch, in_channels, length, out_channels, kernel_size, groups_, stride_, dilation_,
+        pad_left, pad_right, mode, length_out, batched, bias is not None, compute_dtype,
+        result_dtype,
     )
 
 

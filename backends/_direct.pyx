@@ -1,19 +1,36 @@
 # cython: language_level=3
-"""Direct (time-domain) 1-D cross-correlation kernel.
+"""Direct (time-domain) 1-D cross-correlation kernels.
 
-One output row ``out[n, o, :]`` is owned by one thread and accumulated in a
-fixed order (input channel, then tap), so results are bitwise identical for
-any thread count.  For each (channel, tap) pair the taps whose input index
-falls inside the signal form one contiguous range of outputs: that interior
-loop is a plain strided axpy the compiler vectorises.  Only the few outputs
-at the two ends that read padding go through the boundary mapping, so the
-padding modes never need a padded copy of the input.
+Two paths, both reading the caller's arrays in place and writing only ``out``:
+
+``loops``
+    One output row ``out[n, o, :]`` per work item: the row kernels of
+    ``_direct_loops.h`` accumulate each input channel of the group, the
+    interior vectorised across outputs and the ends through the padding
+    mode's index mapping (so no padded copy of the input is made).  For
+    depthwise and few-channel layers, which are not matrix products.
+
+``gemm``
+    Channel-heavy layers as matrix products: for a block of T outputs of one
+    batch element and group, the input columns the block reads are packed
+    (im2col, bounded to a cache-sized block, with padding, stride and
+    dilation applied while packing) and one BLAS GEMM per block of packed rows
+    multiplies them by the weight, viewed as (C_out/g, C_in/g * K), writing
+    straight into the output.
+
+Work items are spread over OpenMP threads with the GIL released; BLAS runs
+single-threaded inside them (its thread-local setting, when the BLAS has
+one).  Each output element is computed by one thread in an order fixed by the
+shapes alone, so results are bitwise identical for any thread count.
 
 Safety directives (bounds checks, wraparound) are set in setup.py, where
 ``ARRAYCONV_DEBUG=1`` turns them back on.
 """
 
-from cython.parallel cimport prange
+from cython.parallel cimport parallel, prange
+cimport openmp
+from libc.stdint cimport uintptr_t
+from scipy.linalg.cython_blas cimport cgemm, dgemm, sgemm, zgemm
 
 ctypedef fused scalar_t:
     float
@@ -21,49 +38,66 @@ ctypedef fused scalar_t:
     float complex
     double complex
 
-# Padding modes, in the order of arrayconv.shape.PADDING_MODES.
-cdef enum:
-    MODE_ZEROS = 0
-    MODE_REFLECT = 1
-    MODE_REPLICATE = 2
-    MODE_CIRCULAR = 3
+cdef extern from "_direct_loops.h" nogil:
+    Py_ssize_t ac_map_index(Py_ssize_t i, Py_ssize_t length, int mode)
+    Py_ssize_t ac_first_inside(Py_ssize_t offset, Py_ssize_t stride)
+    Py_ssize_t ac_end_inside(Py_ssize_t offset, Py_ssize_t last, Py_ssize_t stride)
+    void ac_row_f32(const float *x, Py_ssize_t length, const float *w, Py_ssize_t ksize,
+                    float *y, Py_ssize_t length_out, Py_ssize_t stride, Py_ssize_t dilation,
+                    Py_ssize_t pad_left, int mode)
+    void ac_row_f64(const double *x, Py_ssize_t length, const double *w, Py_ssize_t ksize,
+                    double *y, Py_ssize_t length_out, Py_ssize_t stride, Py_ssize_t dilation,
+                    Py_ssize_t pad_left, int mode)
+    void ac_row_c64(const float complex *x, Py_ssize_t length, const float complex *w,
+                    Py_ssize_t ksize, float complex *y, Py_ssize_t length_out,
+                    Py_ssize_t stride, Py_ssize_t dilation, Py_ssize_t pad_left, int mode)
+    void ac_row_c128(const double complex *x, Py_ssize_t length, const double complex *w,
+                     Py_ssize_t ksize, double complex *y, Py_ssize_t length_out,
+                     Py_ssize_t stride, Py_ssize_t dilation, Py_ssize_t pad_left, int mode)
 
 
-cdef inline Py_ssize_t _map_index(Py_ssize_t i, Py_ssize_t length, int mode) noexcept nogil:
-    """Index into the unpadded signal that padded position ``i`` reads.
+# --------------------------------------------------------------------------
+# BLAS thread control: a thread-local "use this many threads" setting of the
+# BLAS behind scipy.linalg.cython_blas, when it has one (OpenBLAS >= 0.3.24).
 
-    The shape module guarantees one reflection or wrap is enough
-    (reflect: padding < length; circular: padding <= length).
-    """
-    if mode == MODE_REFLECT:
-        if i < 0:
-            return -i
-        return 2 * (length - 1) - i
-    if mode == MODE_REPLICATE:
-        if i < 0:
-            return 0
-        return length - 1
-    # circular
-    if i < 0:
-        return i + length
-    return i - length
+ctypedef int (*set_threads_local_t)(int) noexcept nogil
+cdef set_threads_local_t _blas_set_threads_local = NULL
 
 
-cdef inline Py_ssize_t _ceil_div(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
-    # b > 0; rounds toward +infinity for either sign of a, without forming
-    # a + b (b may be as large as the largest index)
-    if a > 0:
-        return (a - 1) // b + 1
-    return -((-a) // b)
+def set_blas_thread_control(uintptr_t address):
+    """Install the address of ``openblas_set_num_threads_local`` (0 to remove)."""
+    global _blas_set_threads_local
+    _blas_set_threads_local = <set_threads_local_t>address
 
 
-cdef void _row(
+def has_blas_thread_control():
+    """Whether GEMMs can be pinned to one thread inside our own threads."""
+    return _blas_set_threads_local != NULL
+
+
+# --------------------------------------------------------------------------
+# The loops path
+
+
+cdef inline void _row(const scalar_t *x, Py_ssize_t length, const scalar_t *w, Py_ssize_t ksize,
+                      scalar_t *y, Py_ssize_t length_out, Py_ssize_t stride,
+                      Py_ssize_t dilation, Py_ssize_t pad_left, int mode) noexcept nogil:
+    if scalar_t is float:
+        ac_row_f32(x, length, w, ksize, y, length_out, stride, dilation, pad_left, mode)
+    elif scalar_t is double:
+        ac_row_f64(x, length, w, ksize, y, length_out, stride, dilation, pad_left, mode)
+    elif scalar_t is floatcomplex:
+        ac_row_c64(x, length, w, ksize, y, length_out, stride, dilation, pad_left, mode)
+    else:
+        ac_row_c128(x, length, w, ksize, y, length_out, stride, dilation, pad_left, mode)
+
+
+cdef void _output_row(
     const scalar_t[:, :, ::1] x,
     const scalar_t[:, :, ::1] w,
     const scalar_t[::1] bias,
     scalar_t[:, :, ::1] out,
-    Py_ssize_t n,
-    Py_ssize_t o,
+    Py_ssize_t r,
     Py_ssize_t stride,
     Py_ssize_t dilation,
     Py_ssize_t pad_left,
@@ -71,49 +105,153 @@ cdef void _row(
     Py_ssize_t groups,
     bint has_bias,
 ) noexcept nogil:
+    cdef Py_ssize_t cout = out.shape[1]
+    cdef Py_ssize_t n = r // cout
+    cdef Py_ssize_t o = r % cout
     cdef Py_ssize_t length = x.shape[2]
     cdef Py_ssize_t length_out = out.shape[2]
     cdef Py_ssize_t cin_g = w.shape[1]
     cdef Py_ssize_t ksize = w.shape[2]
-    cdef Py_ssize_t cout_g = w.shape[0] // groups
-    cdef Py_ssize_t first_channel = (o // cout_g) * cin_g
-    cdef Py_ssize_t c, k, t, offset, t_lo, t_hi
-    cdef scalar_t tap
+    cdef Py_ssize_t first_channel = (o // (w.shape[0] // groups)) * cin_g
+    cdef Py_ssize_t c, t
     cdef scalar_t init = 0
-    cdef scalar_t* y = &out[n, o, 0]
-    cdef const scalar_t* xrow
-
+    cdef scalar_t *y = &out[n, o, 0]
     if has_bias:
         init = bias[o]
     for t in range(length_out):
         y[t] = init
     for c in range(cin_g):
-        xrow = &x[n, first_channel + c, 0]
-        for k in range(ksize):
-            tap = w[o, c, k]
-            # output t reads input index t * stride + offset
-            offset = k * dilation - pad_left
-            t_lo = _ceil_div(-offset, stride)
-            if t_lo < 0:
-                t_lo = 0
-            if t_lo > length_out:
-                t_lo = length_out
-            t_hi = (length - 1 - offset) // stride + 1 if length - 1 - offset >= 0 else 0
-            if t_hi > length_out:
-                t_hi = length_out
-            if t_hi < t_lo:
-                t_hi = t_lo
-            if stride == 1:
-                for t in range(t_lo, t_hi):
-                    y[t] = y[t] + tap * xrow[t + offset]
+        _row(&x[n, first_channel + c, 0], length, &w[o, c, 0], ksize, y, length_out,
+             stride, dilation, pad_left, mode)
+
+
+# --------------------------------------------------------------------------
+# The gemm path
+
+
+cdef void _pack(
+    const scalar_t *xg,          # first input row of the group (rows of `length`)
+    Py_ssize_t length,
+    Py_ssize_t ksize,
+    Py_ssize_t row_first,        # packed rows [row_first, row_first + rows), row = c * K + k
+    Py_ssize_t rows,
+    Py_ssize_t t_first,          # output columns [t_first, t_first + cols)
+    Py_ssize_t cols,
+    Py_ssize_t stride,
+    Py_ssize_t dilation,
+    Py_ssize_t pad_left,
+    int mode,
+    scalar_t *buf,               # rows x cols, row-major
+) noexcept nogil:
+    cdef Py_ssize_t r, c, k, j, lo, hi, i, offset
+    cdef const scalar_t *xrow
+    cdef scalar_t *dst
+    for r in range(rows):
+        c = (row_first + r) // ksize
+        k = (row_first + r) % ksize
+        xrow = xg + c * length
+        dst = buf + r * cols
+        # column j reads input index (t_first + j) * stride + offset
+        offset = t_first * stride + k * dilation - pad_left
+        lo = ac_first_inside(offset, stride)
+        hi = ac_end_inside(offset, length - 1, stride)
+        if lo > cols:
+            lo = cols
+        if hi > cols:
+            hi = cols
+        if hi < lo:
+            hi = lo
+        for j in range(lo):
+            i = ac_map_index(j * stride + offset, length, mode)
+            if i >= 0:
+                dst[j] = xrow[i]
             else:
-                for t in range(t_lo, t_hi):
-                    y[t] = y[t] + tap * xrow[t * stride + offset]
-            if mode != MODE_ZEROS:
-                for t in range(t_lo):
-                    y[t] = y[t] + tap * xrow[_map_index(t * stride + offset, length, mode)]
-                for t in range(t_hi, length_out):
-                    y[t] = y[t] + tap * xrow[_map_index(t * stride + offset, length, mode)]
+                dst[j] = 0
+        if stride == 1:
+            for j in range(lo, hi):
+                dst[j] = xrow[j + offset]
+        else:
+            for j in range(lo, hi):
+                dst[j] = xrow[j * stride + offset]
+        for j in range(hi, cols):
+            i = ac_map_index(j * stride + offset, length, mode)
+            if i >= 0:
+                dst[j] = xrow[i]
+            else:
+                dst[j] = 0
+
+
+cdef inline void _gemm(int m, int n, int k, const scalar_t *a, int lda, const scalar_t *b,
+                       int ldb, bint accumulate, scalar_t *c, int ldc) noexcept nogil:
+    """Column-major C (m x n) (+)= A (m x k) @ B (k x n)."""
+    cdef char no = b'N'
+    cdef scalar_t one = 1
+    cdef scalar_t beta = 0
+    if accumulate:
+        beta = 1
+    if scalar_t is float:
+        sgemm(&no, &no, &m, &n, &k, &one, <float*>a, &lda, <float*>b, &ldb, &beta, c, &ldc)
+    elif scalar_t is double:
+        dgemm(&no, &no, &m, &n, &k, &one, <double*>a, &lda, <double*>b, &ldb, &beta, c, &ldc)
+    elif scalar_t is floatcomplex:
+        cgemm(&no, &no, &m, &n, &k, &one, <float complex*>a, &lda, <float complex*>b, &ldb,
+              &beta, c, &ldc)
+    else:
+        zgemm(&no, &no, &m, &n, &k, &one, <double complex*>a, &lda, <double complex*>b, &ldb,
+              &beta, c, &ldc)
+
+
+cdef void _gemm_block(
+    const scalar_t[:, :, ::1] x,
+    const scalar_t[:, :, ::1] w,
+    const scalar_t[::1] bias,
+    scalar_t[:, :, ::1] out,
+    Py_ssize_t item,
+    Py_ssize_t block_cols,
+    Py_ssize_t block_rows,
+    Py_ssize_t stride,
+    Py_ssize_t dilation,
+    Py_ssize_t pad_left,
+    int mode,
+    Py_ssize_t groups,
+    bint has_bias,
+    scalar_t *buf,
+) noexcept nogil:
+    cdef Py_ssize_t length = x.shape[2]
+    cdef Py_ssize_t length_out = out.shape[2]
+    cdef Py_ssize_t cin_g = w.shape[1]
+    cdef Py_ssize_t ksize = w.shape[2]
+    cdef Py_ssize_t cout_g = w.shape[0] // groups
+    cdef Py_ssize_t packed_rows = cin_g * ksize
+    cdef Py_ssize_t blocks = (length_out + block_cols - 1) // block_cols
+    cdef Py_ssize_t tb = item % blocks
+    cdef Py_ssize_t g = (item // blocks) % groups
+    cdef Py_ssize_t n = item // (blocks * groups)
+    cdef Py_ssize_t t_first = tb * block_cols
+    cdef Py_ssize_t cols = min(block_cols, length_out - t_first)
+    cdef Py_ssize_t row_first, rows, o, t
+    cdef scalar_t *y = &out[n, g * cout_g, t_first]
+    cdef scalar_t value
+    row_first = 0
+    while row_first < packed_rows:
+        rows = min(block_rows, packed_rows - row_first)
+        _pack(&x[n, g * cin_g, 0], length, ksize, row_first, rows, t_first, cols,
+              stride, dilation, pad_left, mode, buf)
+        # out block (cout_g x cols, row stride length_out) = W_g[:, rows] @ buf;
+        # column-major view: C^T (cols x cout_g) = buf^T (cols x rows) @ W_g^T
+        _gemm(<int>cols, <int>cout_g, <int>rows, buf, <int>cols,
+              &w[g * cout_g, 0, 0] + row_first, <int>packed_rows,
+              row_first > 0, y, <int>length_out)
+        row_first += rows
+    if has_bias:
+        for o in range(cout_g):
+            value = bias[g * cout_g + o]
+            for t in range(cols):
+                y[o * length_out + t] += value
+
+
+# --------------------------------------------------------------------------
+# Entry point
 
 
 def conv1d_direct(
@@ -128,26 +266,63 @@ def conv1d_direct(
     Py_ssize_t groups,
     bint has_bias,
     int num_threads,
+    Py_ssize_t block_cols,
+    Py_ssize_t block_rows,
+    scalar_t[:, ::1] work,
 ):
     """Write the cross-correlation of ``x`` with ``w`` (plus bias) into ``out``.
 
     All arrays are C-contiguous and of one dtype.  ``x`` is (N, C_in, L),
     ``w`` is (C_out, C_in/groups, K), ``out`` is (N, C_out, L_out); ``bias``
-    has C_out elements when ``has_bias`` (else any length).  The caller
-    (arrayconv's frontend, through a validated ConvSpec) guarantees the shapes
-    agree and the padding is within the mode's limits.
+    has C_out elements when ``has_bias`` (else any length).  The caller (the
+    direct backend, from a validated ConvSpec) guarantees the shapes agree,
+    the padding is within the mode's limits and the GEMM sizes fit an int.
+
+    ``block_cols`` = 0 selects the loops path.  Otherwise the gemm path packs
+    blocks of ``block_rows`` x ``block_cols`` into ``work``, one row of at
+    least that many elements per thread (``work.shape[0] >= num_threads``).
     """
-    cdef Py_ssize_t rows = out.shape[0] * out.shape[1]
-    cdef Py_ssize_t cout = out.shape[1]
-    cdef Py_ssize_t r
-    if rows == 0 or out.shape[2] == 0:
+    cdef Py_ssize_t length_out = out.shape[2]
+    cdef Py_ssize_t items, item
+    cdef int previous = 0
+    cdef int thread
+    cdef bint pin_blas = _blas_set_threads_local != NULL
+    if out.shape[0] * out.shape[1] == 0 or length_out == 0:
         return
+    if block_cols == 0:
+        items = out.shape[0] * out.shape[1]
+        if num_threads <= 1 or items == 1:
+            with nogil:
+                for item in range(items):
+                    _output_row(x, w, bias, out, item, stride, dilation, pad_left, mode,
+                                groups, has_bias)
+        else:
+            for item in prange(items, nogil=True, schedule="static", num_threads=num_threads):
+                _output_row(x, w, bias, out, item, stride, dilation, pad_left, mode,
+                            groups, has_bias)
+        return
+
+    items = out.shape[0] * groups * ((length_out + block_cols - 1) // block_cols)
+    if num_threads > items:
+        num_threads = <int>items
+    if num_threads > work.shape[0]:
+        num_threads = <int>work.shape[0]
     if num_threads <= 1:
         with nogil:
-            for r in range(rows):
-                _row(x, w, bias, out, r // cout, r % cout, stride, dilation,
-                     pad_left, mode, groups, has_bias)
-    else:
-        for r in prange(rows, nogil=True, schedule="static", num_threads=num_threads):
-            _row(x, w, bias, out, r // cout, r % cout, stride, dilation,
-                 pad_left, mode, groups, has_bias)
+            if pin_blas:
+                previous = _blas_set_threads_local(1)
+            for item in range(items):
+                _gemm_block(x, w, bias, out, item, block_cols, block_rows, stride, dilation,
+                            pad_left, mode, groups, has_bias, &work[0, 0])
+            if pin_blas:
+                _blas_set_threads_local(previous)
+        return
+    with nogil, parallel(num_threads=num_threads):
+        thread = openmp.omp_get_thread_num()
+        if pin_blas:
+            previous = _blas_set_threads_local(1)
+        for item in prange(items, schedule="dynamic"):
+            _gemm_block(x, w, bias, out, item, block_cols, block_rows, stride, dilation,
+                        pad_left, mode, groups, has_bias, &work[thread, 0])
+        if pin_blas:
+            _blas_set_threads_local(previous)

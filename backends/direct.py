@@ -1,26 +1,101 @@
-"""The ``direct`` backend: time-domain convolution by the Cython kernel."""
+"""The ``direct`` backend: time-domain convolution by the Cython kernels."""
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 
 from arrayconv import threads
 from arrayconv.shape import PADDING_MODES, ConvSpec
 
-from ._direct import conv1d_direct
+from . import _blas_threads
+from ._direct import conv1d_direct, has_blas_thread_control, set_blas_thread_control
 
 # The kernel's mode numbers follow the order of PADDING_MODES.
 _MODE_CODE = {mode: code for code, mode in enumerate(PADDING_MODES)}
 _NO_BIAS = {name: np.zeros(0, dtype=name) for name in ("float32", "float64", "complex64", "complex128")}
-# Multiply-accumulates per second assumed before issue-specific tuning; only
-# the ordering against other backends' estimates matters.
-_MACS_PER_SECOND = 2e9
-# Below this many multiply-accumulates a second thread costs more than it saves.
-_PARALLEL_MIN_MACS = 1 << 20
+_NO_WORK = {name: np.zeros((1, 1), dtype=name) for name in _NO_BIAS}
+_INT_MAX = 2**31 - 1
+
+# Rough multiply-accumulate rates (per second, one thread) of the two paths on
+# a current x86 core, for the policy's comparison with other backends.
+_GEMM_MACS_PER_SECOND = 40e9
+_LOOPS_MACS_PER_SECOND = 6e9
+# Below this many multiply-accumulates a second thread costs more than it saves
+# (waking a sleeping thread costs tens to hundreds of microseconds).
+_PARALLEL_MIN_MACS = 1 << 21
+# The gemm path pays off when the weight matrix has enough rows and columns.
+_GEMM_MIN_OUT_CHANNELS = 8
+_GEMM_MIN_PACKED_ROWS = 8
+# Packed block: at most this many bytes (half of a 1 MiB L2 leaves room for
+# the weight panel and the output block) and rows.
+_BLOCK_BYTES = 1 << 19
+_BLOCK_MAX_ROWS = 1024
+_BLOCK_MIN_COLS = 64
+
+_blas_control_checked = False
+
+
+def _install_blas_thread_control() -> None:
+    global _blas_control_checked
+    if not _blas_control_checked:
+        set_blas_thread_control(_blas_threads.set_threads_local_address())
+        _blas_control_checked = True
+
+
+def uses_gemm(spec: ConvSpec) -> bool:
+    """Whether the layer is a matrix product worth a GEMM (else: the loops path)."""
+    out_rows = spec.out_channels // spec.groups
+    packed_rows = spec.in_channels // spec.groups * spec.kernel_size
+    return (
+        out_rows >= _GEMM_MIN_OUT_CHANNELS
+        and packed_rows >= _GEMM_MIN_PACKED_ROWS
+        and max(out_rows, packed_rows, spec.length_out) <= _INT_MAX
+    )
+
+
+def _gemm_blocks(spec: ConvSpec, num_threads: int) -> tuple[int, int]:
+    """(columns, rows) of the packed block: cache-sized, with work for every thread."""
+    itemsize = np.dtype(spec.compute_dtype).itemsize
+    rows = min(spec.in_channels_per_group * spec.kernel_size, _BLOCK_MAX_ROWS)
+    cols = max(_BLOCK_MIN_COLS, _BLOCK_BYTES // (rows * itemsize)) // 16 * 16
+    # enough blocks that threads share the work evenly
+    per_block_row = spec.batch * spec.groups
+    wanted_blocks = -(-4 * num_threads // per_block_row) if num_threads > 1 else 1
+    cols = min(cols, max(_BLOCK_MIN_COLS, -(-spec.length_out // wanted_blocks)))
+    return min(cols, spec.length_out), rows
+
+
+_KERNELS = {
+    "float32": conv1d_direct["float"],
+    "float64": conv1d_direct["double"],
+    "complex64": conv1d_direct["float complex"],
+    "complex128": conv1d_direct["double complex"],
+}
+
+
+@functools.lru_cache(maxsize=512)
+def _plan(spec: ConvSpec, configured_threads: int) -> tuple[int, int, int]:
+    """(threads, block columns, block rows) for a call; block columns 0 = loops path.
+
+    Cached: a layer called again with the same shapes plans nothing.
+    """
+    num_threads = 1 if spec.macs < _PARALLEL_MIN_MACS else configured_threads
+    if not uses_gemm(spec):
+        return num_threads, 0, 0
+    _install_blas_thread_control()
+    if not has_blas_thread_control():
+        num_threads = 1  # let the BLAS thread each GEMM itself
+    cols, rows = _gemm_blocks(spec, num_threads)
+    return num_threads, cols, rows
 
 
 class DirectBackend:
-    """Cython direct kernel on the CPU: every dtype, padding mode and group layout.
+    """Cython direct kernels on the CPU: every dtype, padding mode and group layout.
+
+    Channel-heavy layers run as blocked GEMMs (scipy's BLAS), depthwise and
+    few-channel layers as vectorised loops.
 
     Examples
     --------
@@ -40,17 +115,20 @@ class DirectBackend:
         return None
 
     def estimate(self, spec: ConvSpec) -> float:
-        return spec.macs / _MACS_PER_SECOND
+        rate = _GEMM_MACS_PER_SECOND if uses_gemm(spec) else _LOOPS_MACS_PER_SECOND
+        return spec.macs / (rate * _plan(spec, threads.get())[0])
 
     def run(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
-        out = np.empty(spec.output_shape, dtype=spec.compute_dtype)
+        dtype = spec.compute_dtype
+        out = np.empty(spec.output_shape, dtype=dtype)
         if spec.is_empty:
             return out
-        num_threads = 1 if spec.macs < _PARALLEL_MIN_MACS else threads.get()
-        conv1d_direct(
+        num_threads, cols, rows = _plan(spec, threads.get())
+        work = np.empty((num_threads, cols * rows), dtype=dtype) if cols else _NO_WORK[dtype]
+        _KERNELS[dtype](
             x,
             w,
-            _NO_BIAS[spec.compute_dtype] if b is None else b,
+            _NO_BIAS[dtype] if b is None else b,
             out,
             spec.stride,
             spec.dilation,
@@ -59,5 +137,8 @@ class DirectBackend:
             spec.groups,
             b is not None,
             num_threads,
+            cols,
+            rows,
+            work,
         )
         return out

@@ -171,7 +171,7 @@ def test_big_endian_input_is_accepted():
 @pytest.mark.parametrize("groups,stride,dilation", [(1, 1, 1), (4, 3, 2), (16, 2, 1)])
 def test_threaded_path_matches_torch(backend_name, mode, groups, stride, dilation, monkeypatch):
     """Calls big enough to run on several threads, in every mode, against torch."""
-    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    monkeypatch.setattr(arrayconv.threads, "_setting", 2)
     rng = np.random.default_rng(7)
     x = rng.standard_normal((3, 16, 3000)).astype(np.float32)
     w = rng.standard_normal((32, 16 // groups, 9)).astype(np.float32)

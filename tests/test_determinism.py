@@ -12,8 +12,8 @@ def test_same_bits_for_any_thread_count(backend_name, dtype, monkeypatch):
     x = rng.standard_normal((4, 32, 2048)).astype(dtype)  # large enough to run threaded
     w = rng.standard_normal((32, 32, 7)).astype(dtype)
     results = []
-    for threads in ("1", "2", "2", "3"):
-        monkeypatch.setenv("OMP_NUM_THREADS", threads)
+    for threads in (1, 2, 2, 3):
+        monkeypatch.setattr(arrayconv.threads, "_setting", threads)
         results.append(arrayconv.conv1d(x, w, padding=3, backend=backend_name))
     for other in results[1:]:
         assert np.array_equal(results[0], other)

@@ -1,0 +1,117 @@
+/*
+ * Row kernels of the direct backend: y[t] += sum_k w[k] * x[t*stride + k*dilation - pad_left]
+ * for one input row and one output row, with the padding mode applied to the
+ * indices that fall outside the signal.
+ *
+ * The interior (outputs whose every tap lies inside the signal) is computed in
+ * blocks of BLOCK outputs held in a local accumulator, so each tap costs one
+ * load of x per output and the compiler vectorises across outputs.  The few
+ * outputs at the two ends go through the boundary mapping one by one.
+ *
+ * Each function is compiled for AVX-512, AVX2+FMA and baseline x86-64 and the
+ * loader picks the best one the CPU has (GCC target_clones); elsewhere it is
+ * compiled once for the build's target.
+ */
+#ifndef ARRAYCONV_DIRECT_LOOPS_H
+#define ARRAYCONV_DIRECT_LOOPS_H
+
+#include <complex.h>
+#include <stddef.h>
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define ARRAYCONV_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define ARRAYCONV_CLONES
+#endif
+
+/* Padding modes, in the order of arrayconv.shape.PADDING_MODES. */
+enum { AC_ZEROS = 0, AC_REFLECT = 1, AC_REPLICATE = 2, AC_CIRCULAR = 3 };
+
+/* Index into the unpadded signal that padded position i reads; -1 for a zero.
+ * The shape module guarantees one reflection or wrap is enough. */
+static inline ptrdiff_t ac_map_index(ptrdiff_t i, ptrdiff_t length, int mode)
+{
+    if (i >= 0 && i < length) return i;
+    switch (mode) {
+    case AC_REFLECT: return i < 0 ? -i : 2 * (length - 1) - i;
+    case AC_REPLICATE: return i < 0 ? 0 : length - 1;
+    case AC_CIRCULAR: return i < 0 ? i + length : i - length;
+    default: return -1;
+    }
+}
+
+/* Smallest t >= 0 with t * stride + offset >= 0 (stride > 0), without overflow. */
+static inline ptrdiff_t ac_first_inside(ptrdiff_t offset, ptrdiff_t stride)
+{
+    if (offset >= 0) return 0;
+    return (-offset - 1) / stride + 1;
+}
+
+/* One past the largest t with t * stride + offset <= last (or 0 if none). */
+static inline ptrdiff_t ac_end_inside(ptrdiff_t offset, ptrdiff_t last, ptrdiff_t stride)
+{
+    if (last - offset < 0) return 0;
+    return (last - offset) / stride + 1;
+}
+
+#define AC_BLOCK 32
+
+#define AC_DEFINE_ROW(SUFFIX, T)                                                          \
+ARRAYCONV_CLONES                                                                          \
+void ac_row_##SUFFIX(const T *x, ptrdiff_t length, const T *w, ptrdiff_t ksize,           \
+                     T *y, ptrdiff_t length_out, ptrdiff_t stride, ptrdiff_t dilation,     \
+                     ptrdiff_t pad_left, int mode)                                         \
+{                                                                                         \
+    /* interior: outputs [lo, hi) whose taps all lie in [0, length) */                   \
+    ptrdiff_t lo = ac_first_inside(-pad_left, stride);                                    \
+    ptrdiff_t hi = ac_end_inside((ksize - 1) * dilation - pad_left, length - 1, stride);  \
+    if (lo > length_out) lo = length_out;                                                 \
+    if (hi > length_out) hi = length_out;                                                 \
+    if (hi < lo) hi = lo;                                                                 \
+    for (ptrdiff_t t = 0; t < length_out; ) {                                             \
+        if (t < lo || t >= hi) {                                                          \
+            T acc = y[t];                                                                 \
+            ptrdiff_t base = t * stride - pad_left;                                       \
+            for (ptrdiff_t k = 0; k < ksize; k++) {                                       \
+                ptrdiff_t i = ac_map_index(base + k * dilation, length, mode);            \
+                if (i >= 0) acc += w[k] * x[i];                                           \
+            }                                                                             \
+            y[t] = acc;                                                                   \
+            t++;                                                                          \
+            continue;                                                                     \
+        }                                                                                 \
+        if (hi - t >= AC_BLOCK) {                                                         \
+            T acc[AC_BLOCK];                                                              \
+            const T *xs = x + t * stride - pad_left;                                      \
+            for (int j = 0; j < AC_BLOCK; j++) acc[j] = y[t + j];                         \
+            if (stride == 1) {                                                            \
+                for (ptrdiff_t k = 0; k < ksize; k++) {                                   \
+                    const T tap = w[k];                                                   \
+                    const T *xk = xs + k * dilation;                                      \
+                    for (int j = 0; j < AC_BLOCK; j++) acc[j] += tap * xk[j];             \
+                }                                                                         \
+            } else {                                                                      \
+                for (ptrdiff_t k = 0; k < ksize; k++) {                                   \
+                    const T tap = w[k];                                                   \
+                    const T *xk = xs + k * dilation;                                      \
+                    for (int j = 0; j < AC_BLOCK; j++) acc[j] += tap * xk[j * stride];    \
+                }                                                                         \
+            }                                                                             \
+            for (int j = 0; j < AC_BLOCK; j++) y[t + j] = acc[j];                         \
+            t += AC_BLOCK;                                                                \
+        } else {                                                                          \
+            T acc = y[t];                                                                 \
+            const T *xs = x + t * stride - pad_left;                                      \
+            for (ptrdiff_t k = 0; k < ksize; k++) acc += w[k] * xs[k * dilation];         \
+            y[t] = acc;                                                                   \
+            t++;                                                                          \
+        }                                                                                 \
+    }                                                                                     \
+}
+
+AC_DEFINE_ROW(f32, float)
+AC_DEFINE_ROW(f64, double)
+AC_DEFINE_ROW(c64, float _Complex)
+AC_DEFINE_ROW(c128, double _Complex)
+
+#endif
