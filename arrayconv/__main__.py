@@ -1,4 +1,4 @@
-"""``python -m arrayconv``: the demo of the PyTorch docs' Conv1d example, checked.
+"""``python -m arrayconv``: the PyTorch docs' Conv1d example, checked (``bench``: the comparison with torch).
 
 Examples
 --------
@@ -49,7 +49,16 @@ def demo(seed: int = 0) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m arrayconv", description=__doc__.splitlines()[0])
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["bench"]:
+        from . import bench
+
+        return bench.main(argv[1:])
+    parser = argparse.ArgumentParser(
+        prog="python -m arrayconv",
+        description=__doc__.splitlines()[0],
+        epilog="python -m arrayconv bench --help: the benchmark comparison with torch",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the demo's layer and input")
     args = parser.parse_args(argv)
     return demo(args.seed)

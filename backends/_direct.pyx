@@ -29,6 +29,7 @@ Safety directives (bounds checks, wraparound) are set in setup.py, where
 
 from cython.parallel cimport parallel, prange
 cimport openmp
+from libc.string cimport memcpy
 from libc.stdint cimport uintptr_t
 from scipy.linalg.cython_blas cimport cgemm, dgemm, sgemm, zgemm
 
@@ -168,8 +169,7 @@ cdef void _pack(
             else:
                 dst[j] = 0
         if stride == 1:
-            for j in range(lo, hi):
-                dst[j] = xrow[j + offset]
+            memcpy(dst + lo, xrow + lo + offset, (hi - lo) * sizeof(scalar_t))
         else:
             for j in range(lo, hi):
                 dst[j] = xrow[j * stride + offset]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 import torch.nn.functional as F
 from torch.nn.utils import skip_init
@@ -89,3 +90,37 @@ def assert_close(actual, expected, scale, dtype_name):
     error = np.abs(actual.astype(expected.dtype) - expected).max()
     bound = RTOL[dtype_name] * max(scale, np.finfo(np.float64).tiny)
     assert error <= bound, f"max error {error:.3g} > {bound:.3g} (scale {scale:.3g}, {dtype_name})"
+
+
+_TORCH_ERRORS = (RuntimeError, ValueError, TypeError, IndexError)
+
+
+def torch_outcome(case):
+    """torch's result for a strategies.Case in the promoted dtype, or the exception it raises."""
+    try:
+        return torch_conv1d(*case.args(), dtype=case.result_dtype()), None
+    except _TORCH_ERRORS as error:
+        return None, error
+
+
+def assert_matches_torch(case, backend):
+    """conv1d on ``backend`` gives torch's shape, dtype and values, or errs where torch errs,
+    and leaves its inputs unchanged and unshared."""
+    import arrayconv
+
+    inputs_before = [None if a is None else a.copy() for a in (case.x, case.w, case.b)]
+    expected, torch_error = torch_outcome(case)
+    if torch_error is not None:
+        with pytest.raises((ValueError, TypeError)):
+            arrayconv.conv1d(*case.args(), backend=backend)
+        return
+    result = arrayconv.conv1d(*case.args(), backend=backend)
+    assert isinstance(result, np.ndarray)
+    assert result.dtype == case.result_dtype()
+    assert result.shape == expected.shape
+    wide, scale = reference(*case.args(), case.result_dtype())
+    assert_close(result, wide, scale, result.dtype.name)
+    for before, after in zip(inputs_before, (case.x, case.w, case.b)):
+        if before is not None:
+            np.testing.assert_array_equal(before, after)
+            assert not np.shares_memory(result, after)

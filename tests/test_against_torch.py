@@ -2,50 +2,23 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, note
+from hypothesis import given
 from hypothesis import strategies as st
 
 import arrayconv
-from oracle import assert_close, reference, torch_conv1d
+from oracle import assert_close, assert_matches_torch, reference, torch_conv1d, torch_outcome
 from strategies import conv_cases
-
-_TORCH_DTYPE_ERRORS = (RuntimeError, ValueError, TypeError, IndexError)
-
-
-def _torch_outcome(case):
-    """torch's result in the promoted dtype, or the exception it raises."""
-    try:
-        return torch_conv1d(*case.args(), dtype=case.result_dtype()), None
-    except _TORCH_DTYPE_ERRORS as error:
-        return None, error
-
 
 @given(case=conv_cases())
 def test_matches_torch(backend_name, case):
     """Same shape, dtype and values as torch; an error exactly where torch errs."""
-    note(repr(case))
-    inputs_before = [None if a is None else a.copy() for a in (case.x, case.w, case.b)]
-    expected, torch_error = _torch_outcome(case)
-    if torch_error is not None:
-        with pytest.raises((ValueError, TypeError)):
-            arrayconv.conv1d(*case.args(), backend=backend_name)
-        return
-    result = arrayconv.conv1d(*case.args(), backend=backend_name)
-    assert isinstance(result, np.ndarray)
-    assert result.dtype == case.result_dtype()
-    assert result.shape == expected.shape
-    wide, scale = reference(*case.args(), case.result_dtype())
-    assert_close(result, wide, scale, result.dtype.name)
-    for before, after in zip(inputs_before, (case.x, case.w, case.b)):
-        if before is not None:
-            np.testing.assert_array_equal(before, after)
-            assert not np.shares_memory(result, after)
+    assert_matches_torch(case, backend_name)
 
 
 @given(case=conv_cases(same_dtype=True, allow_empty=False))
 def test_same_dtype_matches_torch_in_that_dtype(backend_name, case):
     """Where torch computes in the same dtype, it agrees with torch's own result."""
-    expected, torch_error = _torch_outcome(case)
+    expected, torch_error = torch_outcome(case)
     if torch_error is not None:
         return
     result = arrayconv.conv1d(*case.args(), backend=backend_name)

@@ -1,0 +1,224 @@
+"""The benchmark cases, and ``python -m arrayconv bench``: arrayconv against torch, side by side.
+
+The cases here are the ones the asv suite (``asv_bench/``) times as well.
+The comparison runs both libraries in one process, interleaved round by
+round, each timing sample a loop of calls long enough to swamp the timer,
+and reports medians, the ratio ``torch / arrayconv`` and the fraction of
+this machine's GEMM rate (measured once, with the BLAS arrayconv calls) that
+each case reaches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import shape, threads
+from .functional import conv1d
+
+__all__ = ["CASES", "BenchCase", "make_arrays", "gemm_rate", "compare", "main"]
+
+
+@dataclass(frozen=True)
+class BenchCase:
+    """One benchmark: input and weight shapes, conv1d keywords and dtype."""
+
+    input_shape: tuple[int, ...]
+    weight_shape: tuple[int, ...]
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    dtype: str = "float32"
+
+
+CASES: dict[str, BenchCase] = {
+    "cnn": BenchCase((32, 64, 4096), (128, 64, 7), dict(padding=3)),
+    "speech_stem": BenchCase((8, 1, 16000), (512, 1, 10), dict(stride=5)),
+    "depthwise": BenchCase((16, 256, 4096), (256, 1, 31), dict(padding=15, groups=256)),
+    "dilated": BenchCase((4, 64, 16000), (64, 64, 3), dict(padding=8, dilation=8)),
+    "tiny": BenchCase((1, 32, 256), (32, 32, 3), dict(padding=1)),
+    "cnn_f64": BenchCase((32, 64, 4096), (128, 64, 7), dict(padding=3), "float64"),
+    "cnn_c64": BenchCase((32, 64, 4096), (128, 64, 7), dict(padding=3), "complex64"),
+}
+
+
+def make_arrays(case: BenchCase, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Random input, weight and bias for ``case`` (complex parts drawn independently)."""
+    rng = np.random.default_rng(seed)
+
+    def draw(shape_: tuple[int, ...]) -> np.ndarray:
+        values = rng.standard_normal(shape_)
+        if np.dtype(case.dtype).kind == "c":
+            values = values + 1j * rng.standard_normal(shape_)
+        return values.astype(case.dtype)
+
+    return draw(case.input_shape), draw(case.weight_shape), draw(case.weight_shape[:1])
+
+
+def flops(case: BenchCase) -> float:
+    """Floating-point operations of the direct definition (a complex MAC is 8)."""
+    x, w, b = (np.empty(s, case.dtype) for s in (case.input_shape, case.weight_shape, case.weight_shape[:1]))
+    macs = shape.normalize(x, w, b, **case.kwargs).macs
+    return macs * (8 if np.dtype(case.dtype).kind == "c" else 2)
+
+
+def gemm_rate(dtype: str = "float32", size: int = 2048, repeats: int = 5) -> float:
+    """FLOP/s of a square GEMM through scipy's BLAS (the one arrayconv calls), best of ``repeats``."""
+    from scipy.linalg import blas
+
+    routine = blas.get_blas_funcs("gemm", dtype=np.dtype(dtype))
+    a = np.asfortranarray(np.random.default_rng(0).standard_normal((size, size)).astype(dtype))
+    routine(1.0, a, a)  # warm up threads and caches
+    best = min(_seconds(lambda: routine(1.0, a, a)) for _ in range(repeats))
+    per_mac = 8 if np.dtype(dtype).kind == "c" else 2
+    return per_mac * size**3 / best
+
+
+def _seconds(function: Callable[[], Any], calls: int = 1) -> float:
+    start = time.perf_counter()
+    for _ in range(calls):
+        function()
+    return (time.perf_counter() - start) / calls
+
+
+def _calls_for(function: Callable[[], Any], min_time: float) -> int:
+    """Calls per sample so that one sample lasts about ``min_time``."""
+    once = _seconds(function)
+    return max(1, int(min_time / max(once, 1e-9)))
+
+
+@dataclass
+class Result:
+    case: str
+    arrayconv: float
+    torch: float | None
+    torch_best: float | None
+    torch_best_threads: int | None
+    gflops: float
+    gemm_fraction: float
+
+    @property
+    def ratio(self) -> float | None:
+        return None if self.torch is None else self.torch / self.arrayconv
+
+    @property
+    def ratio_best(self) -> float | None:
+        return None if self.torch_best is None else self.torch_best / self.arrayconv
+
+
+def compare(
+    names: Sequence[str],
+    num_threads: int,
+    rounds: int = 15,
+    min_time: float = 0.05,
+    progress: Callable[[str], None] | None = None,
+    rates: dict[str, float] | None = None,
+) -> list[Result]:
+    """Time arrayconv and torch (if installed) on each case, interleaved.
+
+    torch runs with ``num_threads`` threads and, for its best setting, with
+    every count from 1 to ``num_threads``.  ``rates`` (GEMM FLOP/s by dtype)
+    is measured where not given.
+    """
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    threads.set_num_threads(num_threads)
+    rates = dict(rates or {})
+    results = []
+    for name in names:
+        case = CASES[name]
+        if progress:
+            progress(f"{name} ...")
+        if case.dtype not in rates:
+            rates[case.dtype] = gemm_rate(case.dtype)
+        x, w, b = make_arrays(case)
+        ours = lambda: conv1d(x, w, b, **case.kwargs)  # noqa: E731
+        candidates: dict[str, Callable[[], Any]] = {"arrayconv": ours}
+        if torch is not None:
+            tx, tw, tb = (torch.from_numpy(a) for a in (x, w, b))
+            for count in range(1, num_threads + 1):
+                def theirs(count: int = count) -> Any:
+                    torch.set_num_threads(count)
+                    with torch.no_grad():
+                        return torch.nn.functional.conv1d(tx, tw, tb, **case.kwargs)
+                candidates[f"torch{count}"] = theirs
+        calls = {key: _calls_for(f, min_time) for key, f in candidates.items()}
+        samples: dict[str, list[float]] = {key: [] for key in candidates}
+        for _ in range(rounds):
+            for key, function in candidates.items():
+                function()  # one untimed call after the other library ran
+                samples[key].append(_seconds(function, calls[key]))
+        medians = {key: statistics.median(values) for key, values in samples.items()}
+        torch_same = medians.get(f"torch{num_threads}")
+        best_key = min((k for k in medians if k.startswith("torch")), key=medians.get, default=None)
+        gflops = flops(case) / medians["arrayconv"]
+        results.append(
+            Result(
+                case=name,
+                arrayconv=medians["arrayconv"],
+                torch=torch_same,
+                torch_best=None if best_key is None else medians[best_key],
+                torch_best_threads=None if best_key is None else int(best_key[5:]),
+                gflops=gflops / 1e9,
+                gemm_fraction=gflops / rates[case.dtype],
+            )
+        )
+    if torch is not None:
+        torch.set_num_threads(num_threads)
+    threads.set_num_threads(None)
+    return results
+
+
+def _format_time(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.1f} us"
+    return f"{seconds * 1e3:.2f} ms"
+
+
+def format_table(results: list[Result], num_threads: int) -> str:
+    """A Markdown table of the results."""
+    lines = [
+        f"| case | arrayconv | torch ({num_threads} threads) | ratio | torch best (threads) | ratio vs best | GFLOP/s | of GEMM rate |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        ratio = "-" if r.ratio is None else f"{r.ratio:.2f}"
+        ratio_best = "-" if r.ratio_best is None else f"{r.ratio_best:.2f}"
+        best = "-" if r.torch_best is None else f"{_format_time(r.torch_best)} ({r.torch_best_threads})"
+        lines.append(
+            f"| {r.case} | {_format_time(r.arrayconv)} | {_format_time(r.torch)} | {ratio} | "
+            f"{best} | {ratio_best} | {r.gflops:.1f} | {100 * r.gemm_fraction:.0f}% |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m arrayconv bench``: print the comparison table."""
+    parser = argparse.ArgumentParser(prog="python -m arrayconv bench", description=__doc__.splitlines()[0])
+    parser.add_argument("cases", nargs="*", metavar="CASE",
+                        help=f"cases to run (default: all of {', '.join(CASES)})")
+    parser.add_argument("--threads", type=int, default=threads.get(), help="threads for both libraries")
+    parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds per case")
+    parser.add_argument("--min-time", type=float, default=0.05, help="seconds per timing sample")
+    args = parser.parse_args(argv)
+    unknown = [name for name in args.cases if name not in CASES]
+    if unknown:
+        parser.error(f"unknown case(s) {unknown}; choose from {list(CASES)}")
+    if args.threads < 1 or args.rounds < 1 or args.min_time <= 0:
+        parser.error("--threads and --rounds must be positive, --min-time above 0")
+    names = args.cases or list(CASES)
+    rates = {dtype: gemm_rate(dtype) for dtype in sorted({CASES[n].dtype for n in names})}
+    print(f"GEMM rate (scipy BLAS, {args.threads} threads): "
+          + ", ".join(f"{dtype} {rate / 1e9:.1f} GFLOP/s" for dtype, rate in rates.items()))
+    results = compare(names, args.threads, args.rounds, args.min_time,
+                      progress=lambda text: print(text, flush=True), rates=rates)
+    print(format_table(results, args.threads))
+    return 0
