@@ -11,7 +11,10 @@ each case reaches.
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -175,6 +178,51 @@ def compare(
     return results
 
 
+_MEMORY_PROBE = """
+import json, sys
+from arrayconv.bench import CASES, make_arrays
+
+def status(field):
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(field + ":"))
+
+case = CASES[sys.argv[1]]
+x, w, b = make_arrays(case)
+warm = make_arrays(CASES["tiny"])
+if sys.argv[2] == "torch":
+    import torch
+    torch.set_num_threads(int(sys.argv[3]))
+    conv = lambda x, w, b, **kw: torch.nn.functional.conv1d(*(torch.from_numpy(a) for a in (x, w, b)), **kw)
+else:
+    import arrayconv
+    arrayconv.threads.set_num_threads(int(sys.argv[3]))
+    conv = arrayconv.conv1d
+conv(*warm, **CASES["tiny"].kwargs)  # load the library's code before measuring
+if sys.argv[2] == "torch":
+    x, w, b = (torch.from_numpy(a) for a in (x, w, b))
+    conv = torch.nn.functional.conv1d
+with open("/proc/self/clear_refs", "w") as f:
+    f.write("5")  # reset the peak resident size to the current one
+before = status("VmRSS")
+y = conv(x, w, b, **case.kwargs)
+print(json.dumps({"extra_kib": status("VmHWM") - before}))
+"""
+
+
+def call_peak_memory(name: str, library: str, num_threads: int) -> float:
+    """Bytes by which one call raises the process's peak memory (fresh process, inputs made).
+
+    This counts the output and every workspace the call allocates, and not the
+    library's own import footprint (which differs widely between arrayconv and
+    torch).  Linux only (it resets the peak through /proc/self/clear_refs).
+    """
+    completed = subprocess.run(
+        [sys.executable, "-c", _MEMORY_PROBE, name, library, str(num_threads)],
+        capture_output=True, text=True, check=True,
+    )
+    return json.loads(completed.stdout.strip().splitlines()[-1])["extra_kib"] * 1024.0
+
+
 def _format_time(seconds: float | None) -> str:
     if seconds is None:
         return "-"
@@ -208,6 +256,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=threads.get(), help="threads for both libraries")
     parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds per case")
     parser.add_argument("--min-time", type=float, default=0.05, help="seconds per timing sample")
+    parser.add_argument("--memory", action="store_true",
+                        help="also measure how much one call raises peak memory, in fresh processes")
     args = parser.parse_args(argv)
     unknown = [name for name in args.cases if name not in CASES]
     if unknown:
@@ -221,4 +271,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = compare(names, args.threads, args.rounds, args.min_time,
                       progress=lambda text: print(text, flush=True), rates=rates)
     print(format_table(results, args.threads))
+    if args.memory:
+        print()
+        print("| case | arrayconv extra peak | torch extra peak | ratio |")
+        print("|---|---|---|---|")
+        for name in names:
+            ours = call_peak_memory(name, "arrayconv", args.threads)
+            try:
+                theirs = call_peak_memory(name, "torch", args.threads)
+            except subprocess.CalledProcessError:
+                theirs = None
+            ratio = "-" if not theirs else f"{ours / theirs:.2f}"
+            print(f"| {name} | {ours / 2**20:.1f} MiB | "
+                  f"{'-' if theirs is None else f'{theirs / 2**20:.1f} MiB'} | {ratio} |", flush=True)
     return 0

@@ -232,6 +232,13 @@ cdef void _gemm_block(
     cdef Py_ssize_t row_first, rows, o, t
     cdef scalar_t *y = &out[n, g * cout_g, t_first]
     cdef scalar_t value
+    if has_bias:
+        # start from the bias and let every GEMM accumulate (beta = 1): the BLAS
+        # would otherwise clear the block first and a bias pass would follow
+        for o in range(cout_g):
+            value = bias[g * cout_g + o]
+            for t in range(cols):
+                y[o * length_out + t] = value
     row_first = 0
     while row_first < packed_rows:
         rows = min(block_rows, packed_rows - row_first)
@@ -241,13 +248,8 @@ cdef void _gemm_block(
         # column-major view: C^T (cols x cout_g) = buf^T (cols x rows) @ W_g^T
         _gemm(<int>cols, <int>cout_g, <int>rows, buf, <int>cols,
               &w[g * cout_g, 0, 0] + row_first, <int>packed_rows,
-              row_first > 0, y, <int>length_out)
+              has_bias or row_first > 0, y, <int>length_out)
         row_first += rows
-    if has_bias:
-        for o in range(cout_g):
-            value = bias[g * cout_g + o]
-            for t in range(cols):
-                y[o * length_out + t] += value
 
 
 # --------------------------------------------------------------------------
@@ -321,7 +323,7 @@ def conv1d_direct(
         thread = openmp.omp_get_thread_num()
         if pin_blas:
             previous = _blas_set_threads_local(1)
-        for item in prange(items, schedule="dynamic"):
+        for item in prange(items, schedule="static"):
             _gemm_block(x, w, bias, out, item, block_cols, block_rows, stride, dilation,
                         pad_left, mode, groups, has_bias, &work[thread, 0])
         if pin_blas:

@@ -1,31 +1,11 @@
-"""conv1d timings and peak memory per shape class and backend (float32 unless named).
+"""conv1d timings and peak memory per shape class and backend, with torch as reference.
 
-Run in the current environment with ``asv run --python=same --quick``.
+The cases come from arrayconv.bench (the comparison command uses the same
+ones). Run in the current environment with ``asv run --python=same --quick``.
 """
 
-import numpy as np
-
 import arrayconv
-
-# name: (input shape, weight shape, keyword arguments, dtype)
-CASES = {
-    "cnn": ((32, 64, 4096), (128, 64, 7), dict(padding=3), "float32"),
-    "speech_stem": ((8, 1, 16000), (512, 1, 10), dict(stride=5), "float32"),
-    "depthwise": ((16, 256, 4096), (256, 1, 31), dict(padding=15, groups=256), "float32"),
-    "dilated": ((4, 64, 16000), (64, 64, 3), dict(padding=8, dilation=8), "float32"),
-    "tiny": ((1, 32, 256), (32, 32, 3), dict(padding=1), "float32"),
-    "cnn_f64": ((32, 64, 4096), (128, 64, 7), dict(padding=3), "float64"),
-    "cnn_c64": ((32, 64, 4096), (128, 64, 7), dict(padding=3), "complex64"),
-}
-
-
-def _arrays(case):
-    x_shape, w_shape, kwargs, dtype = CASES[case]
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal(x_shape).astype(dtype)
-    w = rng.standard_normal(w_shape).astype(dtype)
-    b = rng.standard_normal(w_shape[0]).astype(dtype)
-    return x, w, b, kwargs
+from arrayconv.bench import CASES, make_arrays
 
 
 class Conv1d:
@@ -34,7 +14,9 @@ class Conv1d:
     timeout = 300
 
     def setup(self, case, backend):
-        self.x, self.w, self.b, self.kwargs = _arrays(case)
+        self.x, self.w, self.b = make_arrays(CASES[case])
+        self.kwargs = CASES[case].kwargs
+        arrayconv.conv1d(self.x, self.w, self.b, backend=backend, **self.kwargs)  # warm caches and plans
 
     def time_conv1d(self, case, backend):
         arrayconv.conv1d(self.x, self.w, self.b, backend=backend, **self.kwargs)
@@ -56,7 +38,8 @@ class TorchReference:
         except ImportError:
             raise NotImplementedError("torch is not installed")
         self.torch = torch
-        x, w, b, self.kwargs = _arrays(case)
+        x, w, b = make_arrays(CASES[case])
+        self.kwargs = CASES[case].kwargs
         self.x, self.w, self.b = (torch.from_numpy(a) for a in (x, w, b))
 
     def time_conv1d(self, case):
@@ -66,3 +49,16 @@ class TorchReference:
     def peakmem_conv1d(self, case):
         with self.torch.no_grad():
             self.torch.nn.functional.conv1d(self.x, self.w, self.b, **self.kwargs)
+
+
+class CallOverhead:
+    """The fixed cost of one call: validation, dispatch and a trivial kernel."""
+
+    def setup(self):
+        import numpy as np
+
+        self.x = np.ones((1, 1, 8), np.float32)
+        self.w = np.ones((1, 1, 1), np.float32)
+
+    def time_trivial_call(self):
+        arrayconv.conv1d(self.x, self.w)
