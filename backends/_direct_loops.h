@@ -109,6 +109,73 @@ void ac_row_##SUFFIX(const T *x, ptrdiff_t length, const T *w, ptrdiff_t ksize, 
     }                                                                                     \
 }
 
+/*
+ * Register-tiled direct kernel, float32, stride 1, for a block whose every tap
+ * reads inside the signal:
+ *     y[o, t] += sum_c sum_k w[o, c, k] * x[c, t + k * dilation]
+ * for o < n_out, t < n_t.  x points at the block's first read (c = 0, t = 0,
+ * k = 0), input rows ldx apart; w at the first output channel's weights,
+ * (n_out, cin, ksize) contiguous; y rows ldy apart, holding the starting values.
+ * A tile of AC_TILE_O output channels x AC_TILE_T outputs stays in vector
+ * registers over all channels and taps: each tap loads two vectors of input
+ * and broadcasts one weight per output channel, with no packing at all.
+ * Columns past the last whole tile are left to the caller.
+ */
+#define AC_TILE_O 6
+#define AC_TILE_T 32
+typedef float ac_v16sf __attribute__((vector_size(64)));
+typedef float ac_v16sf_u __attribute__((vector_size(64), aligned(4)));
+
+static inline __attribute__((always_inline)) void
+ac_tile_f32_body(const float *x, ptrdiff_t ldx, const float *w, ptrdiff_t cin, ptrdiff_t ksize,
+                 ptrdiff_t dilation, float *y, ptrdiff_t ldy, ptrdiff_t t, const int no)
+{
+    ac_v16sf acc[AC_TILE_O][2];
+    for (int o = 0; o < no; o++) {
+        acc[o][0] = *(const ac_v16sf_u *)(y + o * ldy + t);
+        acc[o][1] = *(const ac_v16sf_u *)(y + o * ldy + t + 16);
+    }
+    const ptrdiff_t wstride = cin * ksize;
+    for (ptrdiff_t c = 0; c < cin; c++) {
+        const float *xc = x + c * ldx + t;
+        const float *wc = w + c * ksize;
+        for (ptrdiff_t k = 0; k < ksize; k++) {
+            const ac_v16sf x0 = *(const ac_v16sf_u *)(xc + k * dilation);
+            const ac_v16sf x1 = *(const ac_v16sf_u *)(xc + k * dilation + 16);
+            for (int o = 0; o < no; o++) {
+                const float tap = wc[o * wstride + k];
+                acc[o][0] += tap * x0;
+                acc[o][1] += tap * x1;
+            }
+        }
+    }
+    for (int o = 0; o < no; o++) {
+        *(ac_v16sf_u *)(y + o * ldy + t) = acc[o][0];
+        *(ac_v16sf_u *)(y + o * ldy + t + 16) = acc[o][1];
+    }
+}
+
+ARRAYCONV_CLONES
+void ac_tile_f32(const float *x, ptrdiff_t ldx, const float *w, ptrdiff_t cin, ptrdiff_t ksize,
+                 ptrdiff_t dilation, float *y, ptrdiff_t ldy, ptrdiff_t n_out, ptrdiff_t n_t)
+{
+    for (ptrdiff_t o0 = 0; o0 < n_out; o0 += AC_TILE_O) {
+        const ptrdiff_t left = n_out - o0;
+        const float *wo = w + o0 * cin * ksize;
+        float *yo = y + o0 * ldy;
+        for (ptrdiff_t t = 0; t + AC_TILE_T <= n_t; t += AC_TILE_T) {
+            switch (left >= AC_TILE_O ? AC_TILE_O : (int)left) {
+            case 6: ac_tile_f32_body(x, ldx, wo, cin, ksize, dilation, yo, ldy, t, 6); break;
+            case 5: ac_tile_f32_body(x, ldx, wo, cin, ksize, dilation, yo, ldy, t, 5); break;
+            case 4: ac_tile_f32_body(x, ldx, wo, cin, ksize, dilation, yo, ldy, t, 4); break;
+            case 3: ac_tile_f32_body(x, ldx, wo, cin, ksize, dilation, yo, ldy, t, 3); break;
+            case 2: ac_tile_f32_body(x, ldx, wo, cin, ksize, dilation, yo, ldy, t, 2); break;
+            default: ac_tile_f32_body(x, ldx, wo, cin, ksize, dilation, yo, ldy, t, 1); break;
+            }
+        }
+    }
+}
+
 AC_DEFINE_ROW(f32, float)
 AC_DEFINE_ROW(f64, double)
 AC_DEFINE_ROW(c64, float _Complex)

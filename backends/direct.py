@@ -34,6 +34,10 @@ _GEMM_MIN_PACKED_ROWS = 8
 _BLOCK_BYTES = 1 << 20
 _BLOCK_MAX_ROWS = 1024
 _BLOCK_MIN_COLS = 256
+_BLOCKS_FOR_THREADS = 16
+# float32 blocks with stride 1 that read only inside the signal run the
+# register-tiled kernel (no packing) when this is on.
+_USE_TILES = True
 
 _blas_control_checked = False
 
@@ -56,14 +60,18 @@ def uses_gemm(spec: ConvSpec) -> bool:
     )
 
 
-def _gemm_blocks(spec: ConvSpec, num_threads: int) -> tuple[int, int]:
-    """(columns, rows) of the packed block: cache-sized, with work for every thread."""
+def _gemm_blocks(spec: ConvSpec) -> tuple[int, int]:
+    """(columns, rows) of the packed block: cache-sized, with work for several threads.
+
+    The blocks depend on the shapes alone, never on the thread count, so that
+    every output element is computed the same way whatever the thread count.
+    """
     itemsize = np.dtype(spec.compute_dtype).itemsize
     rows = min(spec.in_channels_per_group * spec.kernel_size, _BLOCK_MAX_ROWS)
-    cols = max(_BLOCK_MIN_COLS, _BLOCK_BYTES // (rows * itemsize)) // 16 * 16
-    # enough blocks that threads share the work evenly
-    per_block_row = spec.batch * spec.groups
-    wanted_blocks = -(-4 * num_threads // per_block_row) if num_threads > 1 else 1
+    # whole tiles of the tiled kernel (32 columns)
+    cols = max(32, max(_BLOCK_MIN_COLS, _BLOCK_BYTES // (rows * itemsize)) // 32 * 32)
+    # enough blocks that up to _BLOCKS_FOR_THREADS threads share the work evenly
+    wanted_blocks = -(-_BLOCKS_FOR_THREADS // (spec.batch * spec.groups))
     cols = min(cols, max(_BLOCK_MIN_COLS, -(-spec.length_out // wanted_blocks)))
     return min(cols, spec.length_out), rows
 
@@ -88,7 +96,7 @@ def _plan(spec: ConvSpec, configured_threads: int) -> tuple[int, int, int]:
     _install_blas_thread_control()
     if not has_blas_thread_control():
         num_threads = 1  # let the BLAS thread each GEMM itself
-    cols, rows = _gemm_blocks(spec, num_threads)
+    cols, rows = _gemm_blocks(spec)
     return num_threads, cols, rows
 
 
@@ -141,5 +149,6 @@ class DirectBackend:
             cols,
             rows,
             work,
+            _USE_TILES and spec.compute_dtype == "float32" and spec.stride == 1,
         )
         return out

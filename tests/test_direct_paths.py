@@ -19,7 +19,11 @@ from strategies import conv_cases
 PATHS = {
     "loops": dict(_GEMM_MIN_OUT_CHANNELS=10**9, _PARALLEL_MIN_MACS=0),
     "gemm": dict(_GEMM_MIN_OUT_CHANNELS=1, _GEMM_MIN_PACKED_ROWS=1, _PARALLEL_MIN_MACS=0,
-                 _BLOCK_MAX_ROWS=5, _BLOCK_BYTES=64, _BLOCK_MIN_COLS=16),
+                 _BLOCK_MAX_ROWS=5, _BLOCK_BYTES=64, _BLOCK_MIN_COLS=32, _USE_TILES=False),
+    # float32 stride-1 blocks inside the signal: the register-tiled kernel
+    # (32-column blocks, so signals of a few dozen samples use several)
+    "tiles": dict(_GEMM_MIN_OUT_CHANNELS=1, _GEMM_MIN_PACKED_ROWS=1, _PARALLEL_MIN_MACS=0,
+                  _BLOCK_MAX_ROWS=5, _BLOCK_BYTES=64, _BLOCK_MIN_COLS=32, _USE_TILES=True),
 }
 
 
@@ -51,11 +55,11 @@ def test_path_is_taken(path):
     x, w = np.ones((2, 4, 30)), np.ones((6, 4, 3))
     with forced(path):
         spec = arrayconv.shape.normalize(x, w)
-        assert direct.uses_gemm(spec) == (path == "gemm")
+        assert direct.uses_gemm(spec) == (path != "loops")
         threads_, cols, rows = direct._plan(spec, 2)
         assert threads_ == 2
-        if path == "gemm":
-            assert rows == 5 and cols == 16  # several row and column blocks
+        if path != "loops":
+            assert rows == 5 and cols == 28  # several row blocks (one 28-column block)
 
 
 @pytest.mark.parametrize("path", PATHS)
@@ -71,3 +75,20 @@ def test_paths_agree_bitwise_across_thread_counts(path, dtype):
     assert all(np.array_equal(results[0], r) for r in results[1:])
     wide, scale = reference(x, w, None, 2, 2, 1, 3, "reflect", dtype)
     assert_close(results[0], wide, scale, dtype)
+
+
+@pytest.mark.parametrize("path", ["gemm", "tiles"])
+@pytest.mark.parametrize("length", [100, 161, 300])
+@pytest.mark.parametrize("mode", ["zeros", "circular"])
+@pytest.mark.parametrize("bias", [False, True])
+def test_long_signals_span_many_blocks(path, length, mode, bias):
+    """Many 32-column blocks: edge blocks pack, inner ones tile, the last may be partial."""
+    rng = np.random.default_rng(length)
+    x = rng.standard_normal((2, 14, length)).astype(np.float32)
+    w = rng.standard_normal((14, 7, 4)).astype(np.float32)  # 7 outputs per group: one full and one partial tile
+    b = rng.standard_normal(14).astype(np.float32) if bias else None
+    args = (x, w, b, 1, 5, 3, 2, mode)
+    with forced(path):
+        result = arrayconv.conv1d(*args)
+    wide, scale = reference(*args, np.float32)
+    assert_close(result, wide, scale, "float32")
