@@ -53,5 +53,6 @@ extensions = [
 setup(
     packages=["arrayconv", "arrayconv.backends"],
     package_dir={"arrayconv": "arrayconv", "arrayconv.backends": "backends"},
-    ext_modules=cythonize(extensions, compiler_directives=directives),
+    # Cython regenerates C by timestamps only: force it when the directives change.
+    ext_modules=cythonize(extensions, compiler_directives=directives, force=DEBUG),
 )

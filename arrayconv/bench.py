@@ -69,14 +69,17 @@ def flops(case: BenchCase) -> float:
     return macs * (8 if np.dtype(case.dtype).kind == "c" else 2)
 
 
-def gemm_rate(dtype: str = "float32", size: int = 2048, repeats: int = 5) -> float:
-    """FLOP/s of a square GEMM through scipy's BLAS (the one arrayconv calls), best of ``repeats``."""
+def gemm_rate(dtype: str = "float32", num_threads: int | None = None, size: int = 2048, repeats: int = 5) -> float:
+    """FLOP/s of a square GEMM through scipy's BLAS (the one arrayconv calls) on
+    ``num_threads`` threads (default: the BLAS's own count), best of ``repeats``."""
     from scipy.linalg import blas
+    from threadpoolctl import threadpool_limits
 
     routine = blas.get_blas_funcs("gemm", dtype=np.dtype(dtype))
     a = np.asfortranarray(np.random.default_rng(0).standard_normal((size, size)).astype(dtype))
-    routine(1.0, a, a)  # warm up threads and caches
-    best = min(_seconds(lambda: routine(1.0, a, a)) for _ in range(repeats))
+    with threadpool_limits(num_threads, user_api="blas"):
+        routine(1.0, a, a)  # warm up threads and caches
+        best = min(_seconds(lambda: routine(1.0, a, a)) for _ in range(repeats))
     per_mac = 8 if np.dtype(dtype).kind == "c" else 2
     return per_mac * size**3 / best
 
@@ -139,7 +142,7 @@ def compare(
         if progress:
             progress(f"{name} ...")
         if case.dtype not in rates:
-            rates[case.dtype] = gemm_rate(case.dtype)
+            rates[case.dtype] = gemm_rate(case.dtype, num_threads)
         x, w, b = make_arrays(case)
         ours = lambda: conv1d(x, w, b, **case.kwargs)  # noqa: E731
         candidates: dict[str, Callable[[], Any]] = {"arrayconv": ours}
@@ -265,7 +268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.threads < 1 or args.rounds < 1 or args.min_time <= 0:
         parser.error("--threads and --rounds must be positive, --min-time above 0")
     names = args.cases or list(CASES)
-    rates = {dtype: gemm_rate(dtype) for dtype in sorted({CASES[n].dtype for n in names})}
+    rates = {dtype: gemm_rate(dtype, args.threads) for dtype in sorted({CASES[n].dtype for n in names})}
     print(f"GEMM rate (scipy BLAS, {args.threads} threads): "
           + ", ".join(f"{dtype} {rate / 1e9:.1f} GFLOP/s" for dtype, rate in rates.items()))
     results = compare(names, args.threads, args.rounds, args.min_time,

@@ -1,29 +1,61 @@
-"""Thread-local control of the BLAS behind ``scipy.linalg.cython_blas``.
+"""Keeping the BLAS behind ``scipy.linalg.cython_blas`` to one thread while our kernels run.
 
-The gemm path runs one single-threaded GEMM per work item on each of its own
-OpenMP threads; a BLAS that also threads each call would oversubscribe the
-cores.  OpenBLAS (>= 0.3.24) has ``openblas_set_num_threads_local``, which
-limits only the calling thread; this finds it in the library scipy loaded.
+The GEMM path runs one GEMM per work item on each of its own OpenMP threads;
+a BLAS that also threads each call would oversubscribe the cores.  OpenBLAS's
+``openblas_set_num_threads_local`` is not thread-local in scipy's pthreads
+build (it sets the process-wide count), so the count is set process-wide
+instead, once for all concurrent calls: the first call to enter sets it to 1,
+the last to leave restores it.  While any arrayconv call runs, other scipy BLAS
+calls of the process run on one thread (numpy's own BLAS is a separate
+library and is not affected).
 """
 
 from __future__ import annotations
 
-import ctypes
+import threading
+from typing import Any
 
-_NAMES = ("openblas_set_num_threads_local", "scipy_openblas_set_num_threads_local")
+
+class BlasPin:
+    """Reference-counted "BLAS on one thread" for the duration of kernel calls."""
+
+    def __init__(self, controller: Any) -> None:
+        self._controller = controller
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._saved = 1
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._depth == 0:
+                self._saved = self._controller.get_num_threads()
+                if self._saved != 1:
+                    self._controller.set_num_threads(1)
+            self._depth += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._depth -= 1
+            if self._depth == 0 and self._saved != 1:
+                self._controller.set_num_threads(self._saved)
 
 
-def set_threads_local_address() -> int:
-    """Address of the BLAS's thread-local thread-count setter, or 0 if it has none."""
+def find_pin() -> BlasPin | None:
+    """A pin for the BLAS that scipy.linalg.cython_blas calls, or None if it cannot be found."""
+    import os
+
+    import scipy
     import scipy.linalg.cython_blas  # noqa: F401  (loads the library)
     from threadpoolctl import ThreadpoolController
 
-    for library in ThreadpoolController().select(internal_api="openblas").lib_controllers:
-        if "scipy" not in library.filepath or "scipy_openblas64" in library.filepath:
-            continue  # numpy's copy (64-bit ints) is not the one cython_blas calls
-        handle = ctypes.CDLL(library.filepath)
-        for name in _NAMES:
-            function = getattr(handle, name, None)
-            if function is not None:
-                return ctypes.cast(function, ctypes.c_void_p).value or 0
-    return 0
+    scipy_root = os.path.dirname(os.path.dirname(os.path.abspath(scipy.__file__)))
+    candidates = [
+        lib
+        for lib in ThreadpoolController().select(user_api="blas").lib_controllers
+        if "numpy" not in os.path.basename(os.path.dirname(lib.filepath))
+    ]
+    # scipy's wheels keep their BLAS in site-packages/scipy.libs; elsewhere
+    # (conda, distributions) one shared BLAS serves both numpy and scipy.
+    preferred = [lib for lib in candidates if "scipy" in lib.filepath and lib.filepath.startswith(scipy_root)]
+    chosen = (preferred or candidates or [None])[0]
+    return None if chosen is None else BlasPin(chosen)

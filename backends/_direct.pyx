@@ -18,9 +18,10 @@ Two paths, both reading the caller's arrays in place and writing only ``out``:
     multiplies them by the weight, viewed as (C_out/g, C_in/g * K), writing
     straight into the output.
 
-Work items are spread over OpenMP threads with the GIL released; BLAS runs
-single-threaded inside them (its thread-local setting, when the BLAS has
-one).  Each output element is computed by one thread in an order fixed by the
+Work items are spread over OpenMP threads with the GIL released; the caller
+keeps the BLAS on one thread meanwhile (backends/_blas_threads.py).  The
+thread count is capped by OpenMP's own limit (``omp_get_max_threads``), so
+``OMP_NUM_THREADS`` and threadpoolctl's ``threadpool_limits`` apply.  Each output element is computed by one thread in an order fixed by the
 shapes alone, so results are bitwise identical for any thread count.
 
 Safety directives (bounds checks, wraparound) are set in setup.py, where
@@ -60,23 +61,9 @@ cdef extern from "_direct_loops.h" nogil:
                      Py_ssize_t stride, Py_ssize_t dilation, Py_ssize_t pad_left, int mode)
 
 
-# --------------------------------------------------------------------------
-# BLAS thread control: a thread-local "use this many threads" setting of the
-# BLAS behind scipy.linalg.cython_blas, when it has one (OpenBLAS >= 0.3.24).
-
-ctypedef int (*set_threads_local_t)(int) noexcept nogil
-cdef set_threads_local_t _blas_set_threads_local = NULL
-
-
-def set_blas_thread_control(uintptr_t address):
-    """Install the address of ``openblas_set_num_threads_local`` (0 to remove)."""
-    global _blas_set_threads_local
-    _blas_set_threads_local = <set_threads_local_t>address
-
-
-def has_blas_thread_control():
-    """Whether GEMMs can be pinned to one thread inside our own threads."""
-    return _blas_set_threads_local != NULL
+def omp_max_threads():
+    """OpenMP's own thread limit for the calling thread, which caps the kernels."""
+    return openmp.omp_get_max_threads()
 
 
 # --------------------------------------------------------------------------
@@ -321,11 +308,10 @@ def conv1d_direct(
     """
     cdef Py_ssize_t length_out = out.shape[2]
     cdef Py_ssize_t items, item
-    cdef int previous = 0
     cdef int thread
-    cdef bint pin_blas = _blas_set_threads_local != NULL
     if out.shape[0] * out.shape[1] == 0 or length_out == 0:
         return
+    num_threads = min(num_threads, openmp.omp_get_max_threads())
     if block_cols == 0:
         items = out.shape[0] * out.shape[1]
         if num_threads <= 1 or items == 1:
@@ -346,20 +332,12 @@ def conv1d_direct(
         num_threads = <int>work.shape[0]
     if num_threads <= 1:
         with nogil:
-            if pin_blas:
-                previous = _blas_set_threads_local(1)
             for item in range(items):
                 _gemm_block(x, w, bias, out, item, block_cols, block_rows, stride, dilation,
                             pad_left, mode, groups, has_bias, use_tiles, &work[0, 0])
-            if pin_blas:
-                _blas_set_threads_local(previous)
         return
     with nogil, parallel(num_threads=num_threads):
         thread = openmp.omp_get_thread_num()
-        if pin_blas:
-            previous = _blas_set_threads_local(1)
         for item in prange(items, schedule="static"):
             _gemm_block(x, w, bias, out, item, block_cols, block_rows, stride, dilation,
                         pad_left, mode, groups, has_bias, use_tiles, &work[thread, 0])
-        if pin_blas:
-            _blas_set_threads_local(previous)

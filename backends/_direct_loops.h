@@ -73,8 +73,9 @@ void ac_row_##SUFFIX(const T *x, ptrdiff_t length, const T *w, ptrdiff_t ksize, 
             T acc = y[t];                                                                 \
             ptrdiff_t base = t * stride - pad_left;                                       \
             for (ptrdiff_t k = 0; k < ksize; k++) {                                       \
+                /* a zero of the padding still multiplies the tap (inf * 0 is nan) */    \
                 ptrdiff_t i = ac_map_index(base + k * dilation, length, mode);            \
-                if (i >= 0) acc += w[k] * x[i];                                           \
+                acc += w[k] * (i >= 0 ? x[i] : (T)0);                                     \
             }                                                                             \
             y[t] = acc;                                                                   \
             t++;                                                                          \

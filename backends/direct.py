@@ -10,7 +10,7 @@ from arrayconv import threads
 from arrayconv.shape import PADDING_MODES, ConvSpec
 
 from . import _blas_threads
-from ._direct import conv1d_direct, has_blas_thread_control, set_blas_thread_control
+from ._direct import conv1d_direct
 
 # The kernel's mode numbers follow the order of PADDING_MODES.
 _MODE_CODE = {mode: code for code, mode in enumerate(PADDING_MODES)}
@@ -39,14 +39,15 @@ _BLOCKS_FOR_THREADS = 16
 # register-tiled kernel (no packing) when this is on.
 _USE_TILES = True
 
-_blas_control_checked = False
+_UNSET = object()
+_blas_pin: object = _UNSET  # a _blas_threads.BlasPin, or None where the BLAS was not found
 
 
-def _install_blas_thread_control() -> None:
-    global _blas_control_checked
-    if not _blas_control_checked:
-        set_blas_thread_control(_blas_threads.set_threads_local_address())
-        _blas_control_checked = True
+def _pin() -> _blas_threads.BlasPin | None:
+    global _blas_pin
+    if _blas_pin is _UNSET:
+        _blas_pin = _blas_threads.find_pin()
+    return _blas_pin  # type: ignore[return-value]
 
 
 def uses_gemm(spec: ConvSpec) -> bool:
@@ -71,9 +72,10 @@ def _gemm_blocks(spec: ConvSpec) -> tuple[int, int]:
     # whole tiles of the tiled kernel (32 columns)
     cols = max(32, max(_BLOCK_MIN_COLS, _BLOCK_BYTES // (rows * itemsize)) // 32 * 32)
     # enough blocks that up to _BLOCKS_FOR_THREADS threads share the work evenly
-    wanted_blocks = -(-_BLOCKS_FOR_THREADS // (spec.batch * spec.groups))
-    cols = min(cols, max(_BLOCK_MIN_COLS, -(-spec.length_out // wanted_blocks)))
-    return min(cols, spec.length_out), rows
+    wanted_blocks = -(-_BLOCKS_FOR_THREADS // max(1, spec.batch * spec.groups))
+    even_share = -(-spec.length_out // wanted_blocks)
+    cols = min(cols, max(_BLOCK_MIN_COLS, -(-even_share // 32) * 32))
+    return max(1, min(cols, spec.length_out)), rows
 
 
 _KERNELS = {
@@ -93,11 +95,11 @@ def _plan(spec: ConvSpec, configured_threads: int) -> tuple[int, int, int]:
     num_threads = 1 if spec.macs < _PARALLEL_MIN_MACS else configured_threads
     if not uses_gemm(spec):
         return num_threads, 0, 0
-    _install_blas_thread_control()
-    if not has_blas_thread_control():
-        num_threads = 1  # let the BLAS thread each GEMM itself
+    if _pin() is None:
+        num_threads = 1  # the BLAS cannot be kept to one thread: let it thread each GEMM
     cols, rows = _gemm_blocks(spec)
-    return num_threads, cols, rows
+    items = spec.batch * spec.groups * -(-spec.length_out // cols)
+    return max(1, min(num_threads, items)), cols, rows
 
 
 class DirectBackend:
@@ -124,6 +126,8 @@ class DirectBackend:
         return None
 
     def estimate(self, spec: ConvSpec) -> float:
+        if spec.is_empty:
+            return 0.0
         rate = _GEMM_MACS_PER_SECOND if uses_gemm(spec) else _LOOPS_MACS_PER_SECOND
         return spec.macs / (rate * _plan(spec, threads.get())[0])
 
@@ -134,21 +138,34 @@ class DirectBackend:
             return out
         num_threads, cols, rows = _plan(spec, threads.get())
         work = np.empty((num_threads, cols * rows), dtype=dtype) if cols else _NO_WORK[dtype]
-        _KERNELS[dtype](
-            x,
-            w,
-            _NO_BIAS[dtype] if b is None else b,
-            out,
-            spec.stride,
-            spec.dilation,
-            spec.pad_left,
-            _MODE_CODE[spec.padding_mode],
-            spec.groups,
-            b is not None,
-            num_threads,
-            cols,
-            rows,
-            work,
-            _USE_TILES and spec.compute_dtype == "float32" and spec.stride == 1,
-        )
+        pin = _pin() if cols else None
+        if pin is None:
+            _run_kernel(spec, x, w, b, out, num_threads, cols, rows, work)
+        else:
+            with pin:
+                _run_kernel(spec, x, w, b, out, num_threads, cols, rows, work)
         return out
+
+
+def _run_kernel(
+    spec: ConvSpec, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, out: np.ndarray,
+    num_threads: int, cols: int, rows: int, work: np.ndarray,
+) -> None:
+    dtype = spec.compute_dtype
+    _KERNELS[dtype](
+        x,
+        w,
+        _NO_BIAS[dtype] if b is None else b,
+        out,
+        spec.stride,
+        spec.dilation,
+        spec.pad_left,
+        _MODE_CODE[spec.padding_mode],
+        spec.groups,
+        b is not None,
+        num_threads,
+        cols,
+        rows,
+        work,
+        _USE_TILES and dtype == "float32" and spec.stride == 1,
+    )

@@ -50,7 +50,7 @@ def _maybe_tuple(draw, value):
 
 
 @st.composite
-def conv_cases(draw, *, same_dtype=False, max_length=40, allow_empty=True):
+def conv_cases(draw, *, same_dtype=False, max_length=40, allow_empty=True, dtypes=FLOAT_DTYPES):
     """A conv1d call, usually valid, sometimes one torch rejects."""
     groups = draw(st.integers(1, 4))
     cin_g = draw(st.integers(0 if allow_empty else 1, 3)) if draw(st.integers(0, 15)) == 0 else draw(st.integers(1, 3))
@@ -73,9 +73,9 @@ def conv_cases(draw, *, same_dtype=False, max_length=40, allow_empty=True):
     if batch == 0 and not draw(st.integers(0, 4)) == 0:
         batch = 1  # zero batch in about one case of ten
     if same_dtype:
-        x_dtype = w_dtype = b_dtype = draw(st.sampled_from(FLOAT_DTYPES))
+        x_dtype = w_dtype = b_dtype = draw(st.sampled_from(dtypes))
     else:
-        x_dtype, w_dtype, b_dtype = (draw(st.sampled_from(FLOAT_DTYPES)) for _ in range(3))
+        x_dtype, w_dtype, b_dtype = (draw(st.sampled_from(dtypes)) for _ in range(3))
     has_bias = draw(st.booleans())
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     cin = cin_g * groups

@@ -25,12 +25,17 @@ PATHS = {
     "tiles": dict(_GEMM_MIN_OUT_CHANNELS=1, _GEMM_MIN_PACKED_ROWS=1, _PARALLEL_MIN_MACS=0,
                   _BLOCK_MAX_ROWS=5, _BLOCK_BYTES=64, _BLOCK_MIN_COLS=32, _USE_TILES=True),
 }
+# 64-column blocks: a block's last columns past the whole 32-wide tiles run the row kernel
+EXTRA_PATHS = {
+    "tiles_tail": dict(PATHS["tiles"], _BLOCK_MIN_COLS=64),
+}
 
 
 @contextmanager
 def forced(path, num_threads=2):
-    saved = {name: getattr(direct, name) for name in PATHS[path]}
-    for name, value in PATHS[path].items():
+    settings = {**PATHS, **EXTRA_PATHS}[path]
+    saved = {name: getattr(direct, name) for name in settings}
+    for name, value in settings.items():
         setattr(direct, name, value)
     direct._plan.cache_clear()
     arrayconv.threads.set_num_threads(num_threads)
@@ -50,6 +55,13 @@ def test_path_matches_torch(path, case):
         assert_matches_torch(case, "direct")
 
 
+@given(case=conv_cases(dtypes=("float32",), max_length=120))
+def test_tiles_match_torch(case):
+    """float32 only, so that stride-1 cases reach the tiled kernel (with 64-column blocks: tiles and a tail)."""
+    with forced("tiles_tail"):
+        assert_matches_torch(case, "direct")
+
+
 @pytest.mark.parametrize("path", PATHS)
 def test_path_is_taken(path):
     x, w = np.ones((2, 4, 30)), np.ones((6, 4, 3))
@@ -64,20 +76,21 @@ def test_path_is_taken(path):
 
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("dtype", ["float32", "complex128"])
-def test_paths_agree_bitwise_across_thread_counts(path, dtype):
+@pytest.mark.parametrize("stride", [1, 2])
+def test_paths_agree_bitwise_across_thread_counts(path, dtype, stride):
     rng = np.random.default_rng(8)
     x = rng.standard_normal((3, 12, 200)).astype(dtype)
     w = rng.standard_normal((18, 4, 5)).astype(dtype)
     results = []
     for count in (1, 2, 3):
         with forced(path, count):
-            results.append(arrayconv.conv1d(x, w, padding=2, stride=2, groups=3, padding_mode="reflect"))
+            results.append(arrayconv.conv1d(x, w, padding=2, stride=stride, groups=3, padding_mode="reflect"))
     assert all(np.array_equal(results[0], r) for r in results[1:])
-    wide, scale = reference(x, w, None, 2, 2, 1, 3, "reflect", dtype)
+    wide, scale = reference(x, w, None, stride, 2, 1, 3, "reflect", dtype)
     assert_close(results[0], wide, scale, dtype)
 
 
-@pytest.mark.parametrize("path", ["gemm", "tiles"])
+@pytest.mark.parametrize("path", ["gemm", "tiles", "tiles_tail"])
 @pytest.mark.parametrize("length", [100, 161, 300])
 @pytest.mark.parametrize("mode", ["zeros", "circular"])
 @pytest.mark.parametrize("bias", [False, True])
@@ -87,8 +100,22 @@ def test_long_signals_span_many_blocks(path, length, mode, bias):
     x = rng.standard_normal((2, 14, length)).astype(np.float32)
     w = rng.standard_normal((14, 7, 4)).astype(np.float32)  # 7 outputs per group: one full and one partial tile
     b = rng.standard_normal(14).astype(np.float32) if bias else None
-    args = (x, w, b, 1, 5, 3, 2, mode)
-    with forced(path):
-        result = arrayconv.conv1d(*args)
-    wide, scale = reference(*args, np.float32)
-    assert_close(result, wide, scale, "float32")
+    for padding in (5, 0):
+        args = (x, w, b, 1, padding, 3, 2, mode)
+        with forced(path):
+            result = arrayconv.conv1d(*args)
+        wide, scale = reference(*args, np.float32)
+        assert_close(result, wide, scale, "float32")
+
+
+def test_tiles_differ_from_gemm_in_rounding_only():
+    """The tiled kernel really runs: its sums are ordered differently from the GEMM's."""
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((2, 64, 2000)).astype(np.float32)
+    w = rng.standard_normal((64, 64, 3)).astype(np.float32)
+    with forced("tiles"):
+        tiled = arrayconv.conv1d(x, w, dilation=8)
+    with forced("gemm"):
+        packed = arrayconv.conv1d(x, w, dilation=8)
+    assert not np.array_equal(tiled, packed)
+    np.testing.assert_allclose(tiled, packed, rtol=1e-4, atol=1e-4)

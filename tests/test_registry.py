@@ -101,3 +101,10 @@ def test_importing_arrayconv_imports_no_backend(tmp_path):
     code = "import sys, arrayconv; print('arrayconv.backends.direct' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_zero_batch_with_several_backends(picky):
+    """With more than one able backend the estimates run, also for empty outputs."""
+    x, w = np.zeros((0, 64, 100), np.float32), np.zeros((64, 64, 3), np.float32)
+    assert arrayconv.conv1d(x, w).shape == (0, 64, 98)
+    assert DirectBackend().estimate(arrayconv.shape.normalize(x, w)) == 0.0

@@ -1,11 +1,14 @@
 """conv1d timings and peak memory per shape class and backend, with torch as reference.
 
 The cases come from arrayconv.bench (the comparison command uses the same
-ones). Run in the current environment with ``asv run --python=same --quick``.
+ones). Both libraries run on THREADS threads, as the issue's table specifies.
+Run in the current environment with ``asv run --python=same --quick``.
 """
 
 import arrayconv
 from arrayconv.bench import CASES, make_arrays
+
+THREADS = 2
 
 
 class Conv1d:
@@ -14,6 +17,7 @@ class Conv1d:
     timeout = 300
 
     def setup(self, case, backend):
+        arrayconv.threads.set_num_threads(THREADS)
         self.x, self.w, self.b = make_arrays(CASES[case])
         self.kwargs = CASES[case].kwargs
         arrayconv.conv1d(self.x, self.w, self.b, backend=backend, **self.kwargs)  # warm caches and plans
@@ -38,6 +42,7 @@ class TorchReference:
         except ImportError:
             raise NotImplementedError("torch is not installed")
         self.torch = torch
+        torch.set_num_threads(THREADS)
         x, w, b = make_arrays(CASES[case])
         self.kwargs = CASES[case].kwargs
         self.x, self.w, self.b = (torch.from_numpy(a) for a in (x, w, b))
