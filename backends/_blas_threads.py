@@ -12,15 +12,19 @@ library and is not affected).
 
 from __future__ import annotations
 
+import ctypes
+import itertools
 import threading
+from collections.abc import Callable
 from typing import Any
 
 
 class BlasPin:
     """Reference-counted "BLAS on one thread" for the duration of kernel calls."""
 
-    def __init__(self, controller: Any) -> None:
-        self._controller = controller
+    def __init__(self, get_threads: Callable[[], int], set_threads: Callable[[int], Any]) -> None:
+        self._get = get_threads
+        self._set = set_threads
         self._lock = threading.Lock()
         self._depth = 0
         self._saved = 1
@@ -28,16 +32,33 @@ class BlasPin:
     def __enter__(self) -> None:
         with self._lock:
             if self._depth == 0:
-                self._saved = self._controller.get_num_threads()
+                self._saved = self._get()
                 if self._saved != 1:
-                    self._controller.set_num_threads(1)
+                    self._set(1)
             self._depth += 1
 
     def __exit__(self, *exc: object) -> None:
         with self._lock:
             self._depth -= 1
             if self._depth == 0 and self._saved != 1:
-                self._controller.set_num_threads(self._saved)
+                self._set(self._saved)
+
+
+def _openblas_functions(dynlib: Any) -> tuple[Callable[[], int], Callable[[int], Any]] | None:
+    """OpenBLAS's own get/set of the process-wide count, called directly.
+
+    threadpoolctl's controller ignores set_num_threads from any thread but the
+    first that used it (for pthreads builds), and a call may come from any
+    Python thread, so the library's functions are called directly.
+    """
+    for prefix, suffix in itertools.product(("", "scipy_"), ("", "64_", "_64")):
+        get = getattr(dynlib, f"{prefix}openblas_get_num_threads{suffix}", None)
+        set_ = getattr(dynlib, f"{prefix}openblas_set_num_threads{suffix}", None)
+        if get is not None and set_ is not None:
+            get.restype, get.argtypes = ctypes.c_int, []
+            set_.restype, set_.argtypes = None, [ctypes.c_int]
+            return get, set_
+    return None
 
 
 def find_pin() -> BlasPin | None:
@@ -58,4 +79,10 @@ def find_pin() -> BlasPin | None:
     # (conda, distributions) one shared BLAS serves both numpy and scipy.
     preferred = [lib for lib in candidates if "scipy" in lib.filepath and lib.filepath.startswith(scipy_root)]
     chosen = (preferred or candidates or [None])[0]
-    return None if chosen is None else BlasPin(chosen)
+    if chosen is None:
+        return None
+    if chosen.internal_api == "openblas":
+        functions = _openblas_functions(chosen.dynlib)
+        if functions is not None:
+            return BlasPin(*functions)
+    return BlasPin(chosen.get_num_threads, chosen.set_num_threads)

@@ -138,7 +138,10 @@ class DirectBackend:
             return out
         num_threads, cols, rows = _plan(spec, threads.get())
         work = np.empty((num_threads, cols * rows), dtype=dtype) if cols else _NO_WORK[dtype]
-        pin = _pin() if cols else None
+        # Serial calls need no pin: the BLAS threads a GEMM by splitting its
+        # output, never its sums, so the bits are the same; below the
+        # parallel threshold it saves the pin's cost on the latency path.
+        pin = _pin() if cols and spec.macs >= _PARALLEL_MIN_MACS else None
         if pin is None:
             _run_kernel(spec, x, w, b, out, num_threads, cols, rows, work)
         else:

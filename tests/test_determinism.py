@@ -108,3 +108,23 @@ def test_infinite_weight_meets_padding_as_torch_does(backend_name, padding_mode)
     single = np.ones((1, 1, 6), np.float32), np.full((1, 1, 3), np.inf, np.float32)
     np.testing.assert_array_equal(arrayconv.conv1d(*single, padding=1, padding_mode=padding_mode, backend=backend_name),
                                   torch_conv1d(*single, None, 1, 1, 1, 1, padding_mode))
+
+
+def test_blas_is_on_one_thread_during_calls_from_worker_threads():
+    """The pin works from any Python thread (threadpoolctl's own setter ignores all but one)."""
+    import threading
+
+    from arrayconv.backends import direct
+
+    pin = direct._pin()
+    assert pin is not None
+    seen = []
+
+    def worker():
+        with pin:
+            seen.append(_scipy_blas_threads())
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    assert seen == [[1]]
