@@ -34,6 +34,9 @@ _GEMM_MIN_PACKED_ROWS = 8
 _BLOCK_BYTES = 1 << 20
 _BLOCK_MAX_ROWS = 1024
 _BLOCK_MIN_COLS = 256
+# Split short signals into at least this many blocks per call, so that up to
+# this many threads have work; fixed (not the thread count) so that the
+# blocks, and with them every output's bits, are the same for any count.
 _BLOCKS_FOR_THREADS = 16
 # float32 blocks with stride 1 that read only inside the signal run the
 # register-tiled kernel (no packing) when this is on.
