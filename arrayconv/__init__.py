@@ -18,10 +18,14 @@ except ImportError as _error:  # the source tree shadows an installed, built pac
         f"({__path__[0]}): install it with `pip install -e .` from the checkout, "
         "or run Python from another directory"
     ) from _error
-from . import shape, threads
+from . import config, shape, threads
+from .config import config_context, get_config, set_config
 from .functional import conv1d
 from .module import Conv1d
 
 __version__ = "0.1.0"
 
-__all__ = ["Conv1d", "backends", "conv1d", "shape", "threads", "__version__"]
+__all__ = [
+    "Conv1d", "backends", "config", "config_context", "conv1d", "get_config", "set_config",
+    "shape", "threads", "__version__",
+]

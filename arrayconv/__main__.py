@@ -48,16 +48,40 @@ def demo(seed: int = 0) -> int:
     return 0 if ok else 1
 
 
+def info() -> int:
+    """Print versions, backends, threads and the active configuration with each value's source."""
+    import platform
+
+    import scipy
+    import threadpoolctl
+
+    from . import config, threads
+
+    print(f"arrayconv {__version__} on Python {platform.python_version()} ({platform.machine()})")
+    print(f"  numpy {np.__version__}, scipy {scipy.__version__}, threadpoolctl {threadpoolctl.__version__}")
+    print(f"backends available: {', '.join(registry.available()) or 'none'}")
+    for name, reason in registry.unavailable().items():
+        print(f"  not loadable: {name} ({reason})")
+    print(f"threads: {threads.get()}")
+    print(f"configuration (user file: {config.user_config_path()}):")
+    for key, (value, source) in config.describe().items():
+        print(f"  {key} = {value!r}  [{source}]")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["bench"]:
         from . import bench
 
         return bench.main(argv[1:])
+    if argv[:1] == ["info"]:
+        return info()
     parser = argparse.ArgumentParser(
         prog="python -m arrayconv",
         description=__doc__.splitlines()[0],
-        epilog="python -m arrayconv bench --help: the benchmark comparison with torch",
+        epilog="python -m arrayconv bench --help: the benchmark comparison with torch; "
+        "python -m arrayconv info: backends, threads and configuration",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the demo's layer and input")
     args = parser.parse_args(argv)

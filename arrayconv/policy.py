@@ -1,12 +1,14 @@
 """Backend selection: which registered backend runs a call.
 
-An explicit ``backend=`` names one; otherwise every available backend that
-can serve the spec on the device gives a cost estimate and the cheapest runs.
+An explicit ``backend=`` names one, else the ``backend`` setting of
+:mod:`arrayconv.config`; otherwise every available backend that can serve
+the spec on the device, less those the ``skip`` setting names, gives a cost
+estimate and the cheapest runs.
 """
 
 from __future__ import annotations
 
-from . import registry
+from . import config, registry
 from .registry import Backend
 from .shape import ConvSpec
 
@@ -23,7 +25,7 @@ def choose(spec: ConvSpec, device: str, backend: str | None = None) -> Backend:
     device : str
         Where the arrays live (``"cpu"``, ``"cuda:0"``, ...).
     backend : str, optional
-        Force this backend.
+        Force this backend (else the configured one, if any).
 
     Raises
     ------
@@ -39,18 +41,28 @@ def choose(spec: ConvSpec, device: str, backend: str | None = None) -> Backend:
     >>> choose(spec, "cpu").name
     'direct'
     """
+    source = "the backend argument"
+    if backend is None:
+        backend, source = config.lookup("backend")
     if backend is not None:
-        chosen = registry.get(backend)
+        try:
+            chosen = registry.get(backend)
+        except ValueError as error:
+            raise ValueError(f"{error} (backend set by {source})") from None
         reason = chosen.supports(spec, device)
         if reason is not None:
             raise ValueError(
-                f"backend={backend!r} cannot run this call: {reason}; "
+                f"backend={backend!r} (set by {source}) cannot run this call: {reason}; "
                 f"available backends: {', '.join(map(repr, registry.available()))}"
             )
         return chosen
+    skip = config.lookup("skip")[0]
     able = []
     reasons = []
     for candidate in registry.loaded():
+        if candidate.name in skip:
+            reasons.append(f"{candidate.name!r}: skipped by configuration")
+            continue
         reason = candidate.supports(spec, device)
         if reason is None:
             able.append(candidate)

@@ -142,9 +142,10 @@ def test_big_endian_input_is_accepted():
 
 @pytest.mark.parametrize("mode", ["zeros", "reflect", "replicate", "circular"])
 @pytest.mark.parametrize("groups,stride,dilation", [(1, 1, 1), (4, 3, 2), (16, 2, 1)])
-def test_threaded_path_matches_torch(backend_name, mode, groups, stride, dilation, monkeypatch):
+def test_threaded_path_matches_torch(backend_name, mode, groups, stride, dilation, request):
     """Calls big enough to run on several threads, in every mode, against torch."""
-    monkeypatch.setattr(arrayconv.threads, "_setting", 2)
+    arrayconv.set_config(threads=2)
+    request.addfinalizer(lambda: arrayconv.set_config(threads=None))
     rng = np.random.default_rng(7)
     x = rng.standard_normal((3, 16, 3000)).astype(np.float32)
     w = rng.standard_normal((32, 16 // groups, 9)).astype(np.float32)

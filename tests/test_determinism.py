@@ -7,14 +7,14 @@ import arrayconv
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.complex64])
-def test_same_bits_for_any_thread_count(backend_name, dtype, monkeypatch):
+def test_same_bits_for_any_thread_count(backend_name, dtype):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((4, 32, 2048)).astype(dtype)  # large enough to run threaded
     w = rng.standard_normal((32, 32, 7)).astype(dtype)
     results = []
     for threads in (1, 2, 2, 3):
-        monkeypatch.setattr(arrayconv.threads, "_setting", threads)
-        results.append(arrayconv.conv1d(x, w, padding=3, backend=backend_name))
+        with arrayconv.config_context(threads=threads):
+            results.append(arrayconv.conv1d(x, w, padding=3, backend=backend_name))
     for other in results[1:]:
         assert np.array_equal(results[0], other)
 
@@ -37,12 +37,13 @@ def _scipy_blas_threads():
 
 
 @pytest.mark.parametrize("threads", [1, 2])
-def test_blas_thread_count_is_restored(threads, monkeypatch):
+def test_blas_thread_count_is_restored(threads, request):
     """The BLAS is kept on one thread during a call and given back its count after, also under concurrency."""
     import concurrent.futures
 
     before = _scipy_blas_threads()
-    monkeypatch.setattr(arrayconv.threads, "_setting", threads)
+    arrayconv.set_config(threads=threads)
+    request.addfinalizer(lambda: arrayconv.set_config(threads=None))
     rng = np.random.default_rng(2)
     x = rng.standard_normal((2, 64, 4096)).astype(np.float32)
     w = rng.standard_normal((128, 64, 7)).astype(np.float32)

@@ -16,6 +16,7 @@ MODULES = [
     "arrayconv.policy",
     "arrayconv.registry",
     "arrayconv.threads",
+    "arrayconv.config",
     "arrayconv.backends",
     "arrayconv.backends.direct",
     "arrayconv.__main__",
@@ -45,3 +46,14 @@ def test_main_job_demo():
     assert "output (20, 33, 24) float32" in out.stdout
     assert "backend: direct" in out.stdout
     assert out.stdout.strip().endswith("OK")
+
+
+def test_info_shows_settings_and_sources():
+    import os
+
+    env = dict(os.environ, ARRAYCONV_NUM_THREADS="1")
+    out = subprocess.run([sys.executable, "-m", "arrayconv", "info"], capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 0, out.stderr
+    assert "backends available: direct" in out.stdout
+    assert "threads = 1  [environment variable ARRAYCONV_NUM_THREADS]" in out.stdout
+    assert "backend = None  [default]" in out.stdout

@@ -1,0 +1,211 @@
+"""Configuration: which backend runs, which are skipped, threads, routing constants.
+
+Each setting is looked up, most specific first, in:
+
+1. the per-call argument (``conv1d(..., backend=...)``), where there is one;
+2. the innermost :func:`config_context` (context-local: safe across threads
+   and asyncio tasks);
+3. :func:`set_config` (process-wide);
+4. environment variables: ``ARRAYCONV_BACKEND``, ``ARRAYCONV_SKIP``
+   (comma-separated), ``ARRAYCONV_NUM_THREADS``;
+5. a TOML file: the one ``ARRAYCONV_CONFIG`` names, else
+   ``config.toml`` in the user's config directory
+   (``$XDG_CONFIG_HOME/arrayconv``, ``~/.config/arrayconv``, or
+   ``%APPDATA%\\arrayconv`` on Windows);
+6. the defaults.
+
+The environment and the file are read once, on first use (:func:`reload`
+reads them again).  A bad value is a ``ValueError`` or ``TypeError`` that
+names where it came from.
+
+The file holds the same keys at the top level::
+
+    backend = "direct"          # force a backend
+    skip = ["fft"]              # never pick these automatically
+    threads = 2
+    [routing]                   # constants of the backends' cost models
+    direct_gemm_macs_per_second = 4.0e10
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import os
+import sys
+import threading
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+__all__ = ["config_context", "set_config", "get_config", "describe", "reload", "user_config_path"]
+
+KEYS = ("backend", "skip", "threads", "routing")
+DEFAULTS: dict[str, Any] = {"backend": None, "skip": (), "threads": None, "routing": {}}
+
+_context: contextvars.ContextVar[dict[str, tuple[Any, str]]] = contextvars.ContextVar(
+    "arrayconv_config", default={}
+)
+_global: dict[str, tuple[Any, str]] = {}
+_static: dict[str, tuple[Any, str]] | None = None  # environment over file, read once
+_lock = threading.Lock()
+
+
+# --------------------------------------------------------------------------
+# Validation, naming the source
+
+
+def _validate(key: str, value: Any, source: str) -> Any:
+    where = f" (from {source})"
+    if key not in KEYS:
+        raise ValueError(f"unknown setting {key!r}{where}; the settings are {', '.join(KEYS)}")
+    if value is None:
+        return DEFAULTS[key]
+    if key == "backend":
+        if value is not None and (not isinstance(value, str) or not value):
+            raise TypeError(f"backend must be a backend's name or None, got backend={value!r}{where}")
+        return value
+    if key == "skip":
+        if isinstance(value, str):
+            value = tuple(name.strip() for name in value.split(",") if name.strip())
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v for v in value):
+            raise TypeError(f"skip must be a list of backend names, got skip={value!r}{where}")
+        return tuple(value)
+    if key == "threads":
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ValueError(f"threads must be a positive integer or None, got threads={value!r}{where}")
+        return value
+    # routing
+    if not isinstance(value, Mapping):
+        raise TypeError(f"routing must be a table of names to numbers, got routing={value!r}{where}")
+    for name, number in value.items():
+        if not isinstance(name, str) or isinstance(number, bool) or not isinstance(number, (int, float)) or not number > 0:
+            raise ValueError(f"routing.{name} must be a positive number, got {number!r}{where}")
+    return dict(value)
+
+
+# --------------------------------------------------------------------------
+# Environment and file
+
+
+def user_config_path() -> str:
+    """Where the user's config file is looked for when ``ARRAYCONV_CONFIG`` is unset."""
+    if sys.platform == "win32":
+        base = os.environ.get("APPDATA") or os.path.expanduser("~")
+    else:
+        base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return os.path.join(base, "arrayconv", "config.toml")
+
+
+def _read_file() -> dict[str, tuple[Any, str]]:
+    named = os.environ.get("ARRAYCONV_CONFIG")
+    path = named or user_config_path()
+    if not os.path.exists(path):
+        if named:
+            raise ValueError(f"ARRAYCONV_CONFIG names {path!r}, which does not exist")
+        return {}
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    try:
+        with open(path, "rb") as handle:
+            table = tomllib.load(handle)
+    except tomllib.TOMLDecodeError as error:
+        raise ValueError(f"config file {path!r} is not valid TOML: {error}") from error
+    source = f"config file {path}"
+    return {key: (_validate(key, value, source), source) for key, value in table.items()}
+
+
+_ENVIRONMENT = {"backend": "ARRAYCONV_BACKEND", "skip": "ARRAYCONV_SKIP", "threads": "ARRAYCONV_NUM_THREADS"}
+
+
+def _read_static() -> dict[str, tuple[Any, str]]:
+    settings = _read_file()
+    for key, variable in _ENVIRONMENT.items():
+        text = os.environ.get(variable, "").strip()
+        if text:
+            source = f"environment variable {variable}"
+            settings[key] = (_validate(key, text, source), source)
+    return settings
+
+
+def reload() -> None:
+    """Read the environment and the config file again (for example after editing the file)."""
+    global _static
+    with _lock:
+        _static = _read_static()
+
+
+def _static_settings() -> dict[str, tuple[Any, str]]:
+    global _static
+    if _static is None:
+        with _lock:
+            if _static is None:
+                _static = _read_static()
+    return _static
+
+
+# --------------------------------------------------------------------------
+# Lookup and setting
+
+
+def lookup(key: str) -> tuple[Any, str]:
+    """The effective value of ``key`` and where it came from ("default" if nowhere)."""
+    found = _context.get().get(key) or _global.get(key) or _static_settings().get(key)
+    return found if found is not None else (DEFAULTS[key], "default")
+
+
+def get_config() -> dict[str, Any]:
+    """The effective settings.
+
+    Examples
+    --------
+    >>> sorted(get_config())
+    ['backend', 'routing', 'skip', 'threads']
+    """
+    return {key: lookup(key)[0] for key in KEYS}
+
+
+def describe() -> dict[str, tuple[Any, str]]:
+    """Each setting's effective value and its source, for ``python -m arrayconv info``."""
+    return {key: lookup(key) for key in KEYS}
+
+
+def set_config(**settings: Any) -> None:
+    """Set process-wide defaults; a value of None removes that setting.
+
+    Examples
+    --------
+    >>> set_config(threads=1)
+    >>> get_config()["threads"]
+    1
+    >>> set_config(threads=None)
+    """
+    validated = {key: _validate(key, value, "set_config") for key, value in settings.items()}
+    with _lock:
+        for key, value in validated.items():
+            if settings[key] is None:
+                _global.pop(key, None)
+            else:
+                _global[key] = (value, "set_config")
+
+
+@contextlib.contextmanager
+def config_context(**settings: Any) -> Iterator[None]:
+    """Settings for the code inside the ``with`` block only (this thread or task).
+
+    Examples
+    --------
+    >>> import numpy as np, arrayconv
+    >>> with arrayconv.config_context(backend="direct", threads=1):
+    ...     arrayconv.conv1d(np.ones((1, 1, 4)), np.ones((1, 1, 2))).shape
+    (1, 1, 3)
+    """
+    validated = {key: (_validate(key, value, "config_context"), "config_context") for key, value in settings.items()}
+    token = _context.set({**_context.get(), **validated})
+    try:
+        yield
+    finally:
+        _context.reset(token)

@@ -1,0 +1,203 @@
+"""Configuration: precedence, context isolation, skipping, and errors that name their source."""
+
+import asyncio
+import threading
+
+import numpy as np
+import pytest
+
+import arrayconv
+from arrayconv import config, registry
+from arrayconv.backends.direct import DirectBackend
+
+X = np.ones((1, 2, 16))
+W = np.ones((3, 2, 3))
+
+
+class _Counting(DirectBackend):
+    def __init__(self, name):
+        self.name = name
+        self.runs = 0
+
+    def run(self, spec, x, w, b):
+        self.runs += 1
+        return super().run(spec, x, w, b)
+
+
+@pytest.fixture
+def clean(monkeypatch, tmp_path):
+    """No environment settings, no user file; re-read on the way out."""
+    for variable in ("ARRAYCONV_BACKEND", "ARRAYCONV_SKIP", "ARRAYCONV_NUM_THREADS", "ARRAYCONV_CONFIG"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "nowhere"))
+    config.reload()
+    yield monkeypatch
+    for key in config.KEYS:
+        config.set_config(**{key: None})
+    monkeypatch.undo()
+    config.reload()
+
+
+@pytest.fixture
+def two():
+    backends = {name: _Counting(name) for name in ("first", "second")}
+    for name, backend in backends.items():
+        registry.register(name, backend)
+    yield backends
+    for name in backends:
+        registry.unregister(name)
+
+
+def _used(backends):
+    return {name for name, backend in backends.items() if backend.runs}
+
+
+def test_precedence_call_context_global_environment_file(clean, two, tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text('backend = "first"\nthreads = 3\n')
+    clean.setenv("ARRAYCONV_CONFIG", str(path))
+    config.reload()
+    assert config.describe()["backend"] == ("first", f"config file {path}")
+    assert arrayconv.threads.get() == 3
+
+    clean.setenv("ARRAYCONV_BACKEND", "second")
+    config.reload()
+    assert config.lookup("backend") == ("second", "environment variable ARRAYCONV_BACKEND")
+
+    arrayconv.set_config(backend="first")
+    assert config.lookup("backend") == ("first", "set_config")
+    with arrayconv.config_context(backend="second"):
+        assert config.lookup("backend") == ("second", "config_context")
+        arrayconv.conv1d(X, W)
+        assert _used(two) == {"second"}
+        arrayconv.conv1d(X, W, backend="first")  # the call's own argument wins
+        assert _used(two) == {"first", "second"}
+        with arrayconv.config_context(backend=None):  # an inner context can unset it
+            assert config.lookup("backend") == (None, "config_context")
+    assert config.lookup("backend") == ("first", "set_config")
+
+
+def test_skip_removes_backends_from_automatic_choice(clean, two):
+    with arrayconv.config_context(skip=["direct", "second"]):
+        arrayconv.conv1d(X, W)
+    assert _used(two) == {"first"}
+    with arrayconv.config_context(skip=["direct", "first", "second"]):
+        with pytest.raises(ValueError, match="skipped by configuration"):
+            arrayconv.conv1d(X, W)
+    clean.setenv("ARRAYCONV_SKIP", "first, second")
+    config.reload()
+    assert config.lookup("skip") == (("first", "second"), "environment variable ARRAYCONV_SKIP")
+
+
+def test_context_does_not_leak_into_other_threads(clean):
+    seen = {}
+    inside = threading.Event()
+    release = threading.Event()
+
+    def worker():
+        with arrayconv.config_context(threads=1, backend="direct"):
+            seen["worker"] = arrayconv.get_config()["threads"]
+            inside.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    inside.wait(10)
+    seen["main"] = arrayconv.get_config()["threads"]
+    release.set()
+    thread.join()
+    assert seen == {"worker": 1, "main": None}
+
+
+def test_context_is_local_to_asyncio_tasks(clean):
+    async def task(count):
+        with arrayconv.config_context(threads=count):
+            await asyncio.sleep(0.01)
+            return arrayconv.threads.get()
+
+    async def main():
+        return await asyncio.gather(*(task(count) for count in (1, 2, 3)))
+
+    assert asyncio.run(main()) == [1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    "variable,value,text",
+    [
+        ("ARRAYCONV_NUM_THREADS", "0", "environment variable ARRAYCONV_NUM_THREADS"),
+        ("ARRAYCONV_NUM_THREADS", "many", "environment variable ARRAYCONV_NUM_THREADS"),
+        ("ARRAYCONV_CONFIG", "/nonexistent/arrayconv.toml", "ARRAYCONV_CONFIG names"),
+    ],
+)
+def test_bad_environment_names_its_source(clean, variable, value, text):
+    clean.setenv(variable, value)
+    with pytest.raises((ValueError, TypeError), match=text):
+        config.reload()
+
+
+@pytest.mark.parametrize(
+    "content,text",
+    [
+        ("threads = -1\n", "threads must be a positive integer"),
+        ("colour = 'blue'\n", "unknown setting 'colour'"),
+        ("skip = 'direct'\n", None),  # a string is a comma-separated list: accepted
+        ("[routing]\nx = 'fast'\n", "routing.x must be a positive number"),
+        ("threads = \n", "not valid TOML"),
+    ],
+)
+def test_bad_file_names_itself(clean, tmp_path, content, text):
+    path = tmp_path / "bad.toml"
+    path.write_text(content)
+    clean.setenv("ARRAYCONV_CONFIG", str(path))
+    if text is None:
+        config.reload()
+        return
+    with pytest.raises((ValueError, TypeError)) as info:
+        config.reload()
+    assert text in str(info.value) and str(path) in str(info.value)
+
+
+def test_user_config_file_is_found(clean, tmp_path):
+    clean.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    (tmp_path / "arrayconv").mkdir()
+    (tmp_path / "arrayconv" / "config.toml").write_text("threads = 2\n[routing]\nsome_constant = 1.5\n")
+    config.reload()
+    assert config.user_config_path() == str(tmp_path / "arrayconv" / "config.toml")
+    assert arrayconv.get_config()["threads"] == 2
+    assert arrayconv.get_config()["routing"] == {"some_constant": 1.5}
+
+
+@pytest.mark.parametrize(
+    "settings,error,text",
+    [
+        (dict(threads=0), ValueError, "(from set_config)"),
+        (dict(threads=1.5), ValueError, "threads=1.5"),
+        (dict(backend=3), TypeError, "backend=3"),
+        (dict(skip=[1]), TypeError, "skip=[1]"),
+        (dict(colour="blue"), ValueError, "unknown setting 'colour'"),
+    ],
+)
+def test_bad_set_config(clean, settings, error, text):
+    with pytest.raises(error) as info:
+        arrayconv.set_config(**settings)
+    assert text in str(info.value)
+    with pytest.raises(error):
+        with arrayconv.config_context(**settings):
+            pass
+
+
+def test_configured_unknown_backend_says_where_it_was_set(clean):
+    clean.setenv("ARRAYCONV_BACKEND", "nope")
+    config.reload()
+    with pytest.raises(ValueError, match="environment variable ARRAYCONV_BACKEND") as info:
+        arrayconv.conv1d(X, W)
+    assert "'direct'" in str(info.value)
+
+
+def test_threads_setting_drives_the_kernels(clean):
+    arrayconv.threads.set_num_threads(1)
+    assert config.lookup("threads") == (1, "set_config")
+    with arrayconv.config_context(threads=2):
+        assert arrayconv.threads.get() == 2
+    arrayconv.threads.set_num_threads(None)
+    assert config.lookup("threads")[1] == "default"
