@@ -12,6 +12,7 @@ OK
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 import numpy as np
@@ -62,10 +63,22 @@ def info() -> int:
     print(f"backends available: {', '.join(registry.available()) or 'none'}")
     for name, reason in registry.unavailable().items():
         print(f"  not loadable: {name} ({reason})")
-    print(f"threads: {threads.get()}")
-    print(f"configuration (user file: {config.user_config_path()}):")
-    for key, (value, source) in config.describe().items():
+    try:
+        settings = config.describe()
+    except (TypeError, ValueError) as error:
+        print(f"configuration error: {error}")
+        return 1
+    named = os.environ.get("ARRAYCONV_CONFIG")
+    path = named or config.user_config_path()
+    state = "exists" if os.path.exists(path) else "absent"
+    print(f"configuration file: {path} ({state}{', from ARRAYCONV_CONFIG' if named else ''})")
+    for key, (value, source) in settings.items():
         print(f"  {key} = {value!r}  [{source}]")
+    source = settings["threads"][1] if settings["threads"][0] is not None else "OMP_NUM_THREADS or the usable cores"
+    print(f"threads used by the kernels: {threads.get()}  [{source}]")
+    for library in threadpoolctl.threadpool_info():
+        print(f"  runtime: {library['internal_api']} {library.get('version') or ''} "
+              f"({library['num_threads']} threads) {library['filepath']}")
     return 0
 
 
@@ -76,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
 
         return bench.main(argv[1:])
     if argv[:1] == ["info"]:
+        if argv[1:]:
+            print(f"python -m arrayconv info takes no arguments, got {argv[1:]}", file=sys.stderr)
+            return 2
         return info()
     parser = argparse.ArgumentParser(
         prog="python -m arrayconv",

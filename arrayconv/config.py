@@ -6,7 +6,7 @@ Each setting is looked up, most specific first, in:
 2. the innermost :func:`config_context` (context-local: safe across threads
    and asyncio tasks);
 3. :func:`set_config` (process-wide);
-4. environment variables: ``ARRAYCONV_BACKEND``, ``ARRAYCONV_SKIP``
+4. environment variables: ``ARRAYCONV_BACKEND`` (a name, or ``auto``), ``ARRAYCONV_SKIP``
    (comma-separated), ``ARRAYCONV_NUM_THREADS``;
 5. a TOML file: the one ``ARRAYCONV_CONFIG`` names, else
    ``config.toml`` in the user's config directory
@@ -42,12 +42,19 @@ __all__ = ["config_context", "set_config", "get_config", "describe", "reload", "
 KEYS = ("backend", "skip", "threads", "routing")
 DEFAULTS: dict[str, Any] = {"backend": None, "skip": (), "threads": None, "routing": {}}
 
+
+def _default(key: str) -> Any:
+    value = DEFAULTS[key]
+    return dict(value) if isinstance(value, dict) else value
+
 _context: contextvars.ContextVar[dict[str, tuple[Any, str]]] = contextvars.ContextVar(
     "arrayconv_config", default={}
 )
 _global: dict[str, tuple[Any, str]] = {}
 _static: dict[str, tuple[Any, str]] | None = None  # environment over file, read once
-_lock = threading.Lock()
+_lock = threading.Lock()  # guards _global's read-modify-write in set_config
+if hasattr(os, "register_at_fork"):  # a child must not inherit a held lock
+    os.register_at_fork(after_in_child=lambda: globals().__setitem__("_lock", threading.Lock()))
 
 
 # --------------------------------------------------------------------------
@@ -59,11 +66,11 @@ def _validate(key: str, value: Any, source: str) -> Any:
     if key not in KEYS:
         raise ValueError(f"unknown setting {key!r}{where}; the settings are {', '.join(KEYS)}")
     if value is None:
-        return DEFAULTS[key]
+        return _default(key)
     if key == "backend":
-        if value is not None and (not isinstance(value, str) or not value):
-            raise TypeError(f"backend must be a backend's name or None, got backend={value!r}{where}")
-        return value
+        if not isinstance(value, str) or not value:
+            raise TypeError(f"backend must be a backend's name, 'auto' or None, got backend={value!r}{where}")
+        return None if value == "auto" else value
     if key == "skip":
         if isinstance(value, str):
             value = tuple(name.strip() for name in value.split(",") if name.strip())
@@ -134,16 +141,13 @@ def _read_static() -> dict[str, tuple[Any, str]]:
 def reload() -> None:
     """Read the environment and the config file again (for example after editing the file)."""
     global _static
-    with _lock:
-        _static = _read_static()
+    _static = _read_static()  # built first, then swapped in whole: no lock to hold across fork
 
 
 def _static_settings() -> dict[str, tuple[Any, str]]:
     global _static
     if _static is None:
-        with _lock:
-            if _static is None:
-                _static = _read_static()
+        _static = _read_static()
     return _static
 
 
@@ -154,7 +158,11 @@ def _static_settings() -> dict[str, tuple[Any, str]]:
 def lookup(key: str) -> tuple[Any, str]:
     """The effective value of ``key`` and where it came from ("default" if nowhere)."""
     found = _context.get().get(key) or _global.get(key) or _static_settings().get(key)
-    return found if found is not None else (DEFAULTS[key], "default")
+    if found is None:
+        return _default(key), "default"
+    if key == "routing":
+        return dict(found[0]), found[1]  # a copy: the stored table stays validated
+    return found
 
 
 def get_config() -> dict[str, Any]:
@@ -174,7 +182,9 @@ def describe() -> dict[str, tuple[Any, str]]:
 
 
 def set_config(**settings: Any) -> None:
-    """Set process-wide defaults; a value of None removes that setting.
+    """Set process-wide settings; None removes this layer's value (the environment's,
+    the file's or the default applies again).  ``backend="auto"`` lets the cost
+    model choose even where a lower layer forces a backend.
 
     Examples
     --------
@@ -196,6 +206,11 @@ def set_config(**settings: Any) -> None:
 def config_context(**settings: Any) -> Iterator[None]:
     """Settings for the code inside the ``with`` block only (this thread or task).
 
+    A value of None leaves that setting as it is outside the block;
+    ``backend="auto"`` lets the cost model choose.  Threads started inside
+    the block (and executor workers) do not inherit it: contextvars are not
+    copied into new threads.
+
     Examples
     --------
     >>> import numpy as np, arrayconv
@@ -203,7 +218,11 @@ def config_context(**settings: Any) -> Iterator[None]:
     ...     arrayconv.conv1d(np.ones((1, 1, 4)), np.ones((1, 1, 2))).shape
     (1, 1, 3)
     """
-    validated = {key: (_validate(key, value, "config_context"), "config_context") for key, value in settings.items()}
+    validated = {
+        key: (_validate(key, value, "config_context"), "config_context")
+        for key, value in settings.items()
+        if value is not None or key not in KEYS
+    }
     token = _context.set({**_context.get(), **validated})
     try:
         yield

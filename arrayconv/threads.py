@@ -72,7 +72,12 @@ def set_num_threads(count: int | None) -> None:
 
 
 def _one_thread_after_fork() -> None:
-    config._global["threads"] = (1, "one thread after fork")
+    # The child has only the forking thread: setting the process-wide value and
+    # the forking thread's context covers every lookup it can make (an
+    # enclosing config_context included) until it sets threads itself.
+    after_fork = (1, "one thread after fork")
+    config._global["threads"] = after_fork
+    config._context.set({**config._context.get(), "threads": after_fork})
 
 
 if hasattr(os, "register_at_fork"):

@@ -23,6 +23,24 @@ settings.register_profile(
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
+CONFIG_VARIABLES = ("ARRAYCONV_BACKEND", "ARRAYCONV_SKIP", "ARRAYCONV_NUM_THREADS", "ARRAYCONV_CONFIG")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def isolated_configuration(tmp_path_factory):
+    """The suite ignores the developer's arrayconv environment variables and config file."""
+    saved = {name: os.environ.pop(name, None) for name in (*CONFIG_VARIABLES, "XDG_CONFIG_HOME")}
+    os.environ["XDG_CONFIG_HOME"] = str(tmp_path_factory.mktemp("xdg"))
+    arrayconv.config.reload()
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    arrayconv.config.reload()
+
+
 BACKENDS = arrayconv.backends.available()
 
 

@@ -72,7 +72,9 @@ def test_precedence_call_context_global_environment_file(clean, two, tmp_path):
         assert _used(two) == {"second"}
         arrayconv.conv1d(X, W, backend="first")  # the call's own argument wins
         assert _used(two) == {"first", "second"}
-        with arrayconv.config_context(backend=None):  # an inner context can unset it
+        with arrayconv.config_context(backend=None):  # None leaves it as it is
+            assert config.lookup("backend") == ("second", "config_context")
+        with arrayconv.config_context(backend="auto"):  # "auto" lets the cost model choose
             assert config.lookup("backend") == (None, "config_context")
     assert config.lookup("backend") == ("first", "set_config")
 
@@ -140,7 +142,7 @@ def test_bad_environment_names_its_source(clean, variable, value, text):
     [
         ("threads = -1\n", "threads must be a positive integer"),
         ("colour = 'blue'\n", "unknown setting 'colour'"),
-        ("skip = 'direct'\n", None),  # a string is a comma-separated list: accepted
+        ("skip = 'direct, fft'\n", None),  # a string is a comma-separated list: accepted
         ("[routing]\nx = 'fast'\n", "routing.x must be a positive number"),
         ("threads = \n", "not valid TOML"),
     ],
@@ -151,6 +153,7 @@ def test_bad_file_names_itself(clean, tmp_path, content, text):
     clean.setenv("ARRAYCONV_CONFIG", str(path))
     if text is None:
         config.reload()
+        assert config.lookup("skip") == (("direct", "fft"), f"config file {path}")
         return
     with pytest.raises((ValueError, TypeError)) as info:
         config.reload()
@@ -201,3 +204,36 @@ def test_threads_setting_drives_the_kernels(clean):
         assert arrayconv.threads.get() == 2
     arrayconv.threads.set_num_threads(None)
     assert config.lookup("threads")[1] == "default"
+
+
+def test_none_in_a_context_leaves_lower_layers(clean):
+    clean.setenv("ARRAYCONV_NUM_THREADS", "1")
+    config.reload()
+    with arrayconv.config_context(threads=None, skip=None):
+        assert arrayconv.threads.get() == 1
+        assert config.lookup("threads") == (1, "environment variable ARRAYCONV_NUM_THREADS")
+
+
+def test_routing_tables_are_copies(clean):
+    arrayconv.set_config(routing={"a": 1.0})
+    arrayconv.get_config()["routing"]["a"] = -1.0
+    assert config.lookup("routing")[0] == {"a": 1.0}
+    arrayconv.set_config(routing=None)
+    config.lookup("routing")[0]["b"] = 2.0
+    assert config.DEFAULTS["routing"] == {}
+
+
+def _child_threads(queue):
+    queue.put(config.lookup("threads"))
+
+
+def test_fork_inside_a_context_gives_the_child_one_thread(clean):
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    with arrayconv.config_context(threads=2):
+        child = context.Process(target=_child_threads, args=(queue,))
+        child.start()
+        child.join(30)
+    assert queue.get(timeout=5) == (1, "one thread after fork")

@@ -51,9 +51,21 @@ def test_main_job_demo():
 def test_info_shows_settings_and_sources():
     import os
 
-    env = dict(os.environ, ARRAYCONV_NUM_THREADS="1")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARRAYCONV_")}
+    env["ARRAYCONV_NUM_THREADS"] = "1"
     out = subprocess.run([sys.executable, "-m", "arrayconv", "info"], capture_output=True, text=True, timeout=120, env=env)
     assert out.returncode == 0, out.stderr
     assert "backends available: direct" in out.stdout
     assert "threads = 1  [environment variable ARRAYCONV_NUM_THREADS]" in out.stdout
     assert "backend = None  [default]" in out.stdout
+
+
+def test_info_reports_a_bad_setting_without_a_traceback():
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARRAYCONV_")}
+    env["ARRAYCONV_NUM_THREADS"] = "0"
+    out = subprocess.run([sys.executable, "-m", "arrayconv", "info"], capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 1
+    assert "configuration error" in out.stdout and "ARRAYCONV_NUM_THREADS" in out.stdout
+    assert "Traceback" not in out.stderr
