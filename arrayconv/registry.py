@@ -35,13 +35,12 @@ class Backend(Protocol):
     ----------
     name : str
         The name it is registered under.
-    array_kind : str
-        The arrays ``run`` takes and returns; ``"numpy"`` for CPU backends
-        (the frontend converts CPU arrays of any library to NumPy and back).
+
+    ``run`` takes and returns NumPy arrays: the frontend converts CPU arrays
+    of any library to NumPy and back.
     """
 
     name: str
-    array_kind: str
 
     def supports(self, spec: ConvSpec, device: str) -> str | None:
         """None if the backend can run ``spec`` on ``device``, else the reason it cannot."""

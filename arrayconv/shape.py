@@ -440,7 +440,7 @@ def normalize(
         )
 
     pad_left, pad_right = _resolve_padding(padding_, stride_, dilation_, kernel_size)
-    _check_padding_mode_limits(mode, pad_left, pad_right, batch, in_channels, length, input.shape)
+    _check_padding_mode_limits(mode, pad_left, pad_right, in_channels, length, input.shape)
 
     padded = length + pad_left + pad_right
     extent = dilation_ * (kernel_size - 1) + 1
@@ -468,7 +468,7 @@ def normalize(
 
 
 def _check_padding_mode_limits(
-    mode: str, pad_left: int, pad_right: int, batch: int, in_channels: int, length: int, shape: Any
+    mode: str, pad_left: int, pad_right: int, in_channels: int, length: int, shape: Any
 ) -> None:
     """The limits torch's explicit padding (F.pad) puts on each mode."""
     if mode in ("reflect", "replicate") and (length == 0 or in_channels == 0):

@@ -55,8 +55,8 @@ def _pin() -> _blas_threads.BlasPin | None:
 
 def uses_gemm(spec: ConvSpec) -> bool:
     """Whether the layer is a matrix product worth a GEMM (else: the loops path)."""
-    out_rows = spec.out_channels // spec.groups
-    packed_rows = spec.in_channels // spec.groups * spec.kernel_size
+    out_rows = spec.out_channels_per_group
+    packed_rows = spec.in_channels_per_group * spec.kernel_size
     return (
         out_rows >= _GEMM_MIN_OUT_CHANNELS
         and packed_rows >= _GEMM_MIN_PACKED_ROWS
@@ -121,7 +121,6 @@ class DirectBackend:
     """
 
     name = "direct"
-    array_kind = "numpy"
 
     def supports(self, spec: ConvSpec, device: str) -> str | None:
         if device != "cpu":

@@ -80,7 +80,6 @@ class _SpyBackend:
     """Counts runs; used to show validation happens before any backend runs."""
 
     name = "spy"
-    array_kind = "numpy"
 
     def __init__(self):
         self.runs = 0
