@@ -48,6 +48,14 @@ extensions = [
         extra_compile_args=optimise + openmp_compile,
         extra_link_args=openmp_link,
     ),
+    Extension(
+        "arrayconv.backends._fft_kernels",
+        ["backends/_fft_kernels.pyx"],
+        include_dirs=["backends"],
+        depends=["backends/_direct_loops.h", "backends/_fft_contract.h"],
+        extra_compile_args=optimise + openmp_compile,
+        extra_link_args=openmp_link,
+    ),
 ]
 
 setup(

@@ -20,12 +20,13 @@ except ImportError as _error:  # the source tree shadows an installed, built pac
     ) from _error
 from . import config, shape, threads
 from .config import config_context, get_config, set_config
+from .explain import explain
 from .functional import conv1d
 from .module import Conv1d
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Conv1d", "backends", "config", "config_context", "conv1d", "get_config", "set_config",
+    "Conv1d", "backends", "config", "config_context", "conv1d", "explain", "get_config", "set_config",
     "shape", "threads", "__version__",
 ]

@@ -37,15 +37,16 @@ import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from . import routing
+
 __all__ = ["config_context", "set_config", "get_config", "describe", "reload", "user_config_path"]
 
 KEYS = ("backend", "skip", "threads", "routing")
-DEFAULTS: dict[str, Any] = {"backend": None, "skip": (), "threads": None, "routing": {}}
+DEFAULTS: dict[str, Any] = {"backend": None, "skip": (), "threads": None, "routing": ()}
 
 
 def _default(key: str) -> Any:
-    value = DEFAULTS[key]
-    return dict(value) if isinstance(value, dict) else value
+    return dict(DEFAULTS[key]) if key == "routing" else DEFAULTS[key]
 
 _context: contextvars.ContextVar[dict[str, tuple[Any, str]]] = contextvars.ContextVar(
     "arrayconv_config", default={}
@@ -66,7 +67,7 @@ def _validate(key: str, value: Any, source: str) -> Any:
     if key not in KEYS:
         raise ValueError(f"unknown setting {key!r}{where}; the settings are {', '.join(KEYS)}")
     if value is None:
-        return _default(key)
+        return DEFAULTS[key]
     if key == "backend":
         if not isinstance(value, str) or not value:
             raise TypeError(f"backend must be a backend's name, 'auto' or None, got backend={value!r}{where}")
@@ -89,7 +90,12 @@ def _validate(key: str, value: Any, source: str) -> Any:
     for name, number in value.items():
         if not isinstance(name, str) or isinstance(number, bool) or not isinstance(number, (int, float)) or not number > 0:
             raise ValueError(f"routing.{name} must be a positive number, got {number!r}{where}")
-    return dict(value)
+        if name.startswith(routing.BUILTIN_PREFIXES) and name not in routing.DEFAULTS:
+            raise ValueError(
+                f"unknown routing constant {name!r}{where}; the built-in ones are {', '.join(routing.DEFAULTS)}"
+            )
+    # stored frozen (sorted pairs): hashable, so decisions can be cached on it
+    return tuple(sorted((name, float(number)) for name, number in value.items()))
 
 
 # --------------------------------------------------------------------------
@@ -161,8 +167,14 @@ def lookup(key: str) -> tuple[Any, str]:
     if found is None:
         return _default(key), "default"
     if key == "routing":
-        return dict(found[0]), found[1]  # a copy: the stored table stays validated
+        return dict(found[0]), found[1]  # a fresh dict: the stored table stays validated
     return found
+
+
+def routing_key() -> tuple[tuple[str, float], ...]:
+    """The effective routing table as sorted pairs, without copying (the policy's cache key)."""
+    found = _context.get().get("routing") or _global.get("routing") or _static_settings().get("routing")
+    return () if found is None else found[0]
 
 
 def get_config() -> dict[str, Any]:

@@ -3,16 +3,77 @@
 An explicit ``backend=`` names one, else the ``backend`` setting of
 :mod:`arrayconv.config`; otherwise every available backend that can serve
 the spec on the device, less those the ``skip`` setting names, gives a cost
-estimate and the cheapest runs.
+estimate and the cheapest runs.  Automatic decisions are cached per spec,
+device and settings, so a layer called again pays one dictionary lookup.
 """
 
 from __future__ import annotations
 
-from . import config, registry
+import threading
+from typing import NamedTuple
+
+from . import config, registry, threads
 from .registry import Backend
 from .shape import ConvSpec
 
-__all__ = ["choose"]
+__all__ = ["choose", "decide", "Decision"]
+
+_CACHE_SIZE = 4096
+_decisions: dict[tuple, Backend] = {}
+_decisions_lock = threading.Lock()
+
+
+class Decision(NamedTuple):
+    """A backend choice with everything that went into it."""
+
+    backend: Backend
+    source: str  # "the backend argument", "config_context", ..., or "cost model"
+    estimates: dict[str, float]  # predicted seconds of each able backend
+    unable: dict[str, str]  # why each other backend was not a candidate
+
+
+def _forced(spec: ConvSpec, device: str, backend: str | None) -> tuple[Backend, str] | None:
+    """The forced backend and who forced it, or None when the cost model decides."""
+    source = "the backend argument"
+    if backend is None:
+        backend, setting_source = config.lookup("backend")
+        source = f"the backend setting ({setting_source})"
+    if backend is None:
+        return None
+    try:
+        chosen = registry.get(backend)
+    except ValueError as error:
+        raise ValueError(f"{error} (backend set by {source})") from None
+    reason = chosen.supports(spec, device)
+    if reason is not None:
+        raise ValueError(
+            f"backend={backend!r} (set by {source}) cannot run this call: {reason}; "
+            f"available backends: {', '.join(map(repr, registry.available()))}"
+        )
+    return chosen, source
+
+
+def _candidates(spec: ConvSpec, device: str) -> tuple[list[Backend], dict[str, str]]:
+    skip = config.lookup("skip")[0]
+    able = []
+    unable = {}
+    for candidate in registry.loaded():
+        if candidate.name in skip:
+            unable[candidate.name] = "skipped by the skip setting"
+            continue
+        reason = candidate.supports(spec, device)
+        if reason is None:
+            able.append(candidate)
+        else:
+            unable[candidate.name] = reason
+    return able, unable
+
+
+def _no_backend(device: str, unable: dict[str, str]) -> ValueError:
+    return ValueError(
+        f"no available backend can run this call on device {device!r}: "
+        + ("; ".join(f"{name!r}: {why}" for name, why in unable.items()) if unable else "no backends are available")
+    )
 
 
 def choose(spec: ConvSpec, device: str, backend: str | None = None) -> Backend:
@@ -41,39 +102,45 @@ def choose(spec: ConvSpec, device: str, backend: str | None = None) -> Backend:
     >>> choose(spec, "cpu").name
     'direct'
     """
-    source = "the backend argument"
-    if backend is None:
-        backend, source = config.lookup("backend")
-    if backend is not None:
-        try:
-            chosen = registry.get(backend)
-        except ValueError as error:
-            raise ValueError(f"{error} (backend set by {source})") from None
-        reason = chosen.supports(spec, device)
-        if reason is not None:
-            raise ValueError(
-                f"backend={backend!r} (set by {source}) cannot run this call: {reason}; "
-                f"available backends: {', '.join(map(repr, registry.available()))}"
-            )
-        return chosen
-    skip = config.lookup("skip")[0]
-    able = []
-    reasons = []
-    for candidate in registry.loaded():
-        if candidate.name in skip:
-            reasons.append(f"{candidate.name!r}: skipped by configuration")
-            continue
-        reason = candidate.supports(spec, device)
-        if reason is None:
-            able.append(candidate)
-        else:
-            reasons.append(f"{candidate.name!r}: {reason}")
+    forced = _forced(spec, device, backend)
+    if forced is not None:
+        return forced[0]
+    key = (spec, device, config.lookup("skip")[0], threads.get(), config.routing_key(), registry.generation())
+    chosen = _decisions.get(key)
+    if chosen is None:
+        chosen = _cheapest(spec, device)
+        with _decisions_lock:
+            if len(_decisions) >= _CACHE_SIZE:
+                _decisions.clear()
+            _decisions[key] = chosen
+    return chosen
+
+
+def _cheapest(spec: ConvSpec, device: str) -> Backend:
+    able, unable = _candidates(spec, device)
+    if not able:
+        raise _no_backend(device, unable)
     if len(able) == 1:
-        return able[0]  # nothing to compare: skip the estimates (every call pays for them)
-    best = min(able, key=lambda candidate: candidate.estimate(spec), default=None)
-    if best is None:
-        raise ValueError(
-            f"no available backend can run this call on device {device!r}: "
-            + ("; ".join(reasons) if reasons else "no backends are available")
-        )
-    return best
+        return able[0]
+    return min(able, key=lambda candidate: candidate.estimate(spec))
+
+
+def decide(spec: ConvSpec, device: str, backend: str | None = None) -> Decision:
+    """What :func:`choose` picks, with every backend's estimate or reason and the decision's source.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from arrayconv.shape import normalize
+    >>> decision = decide(normalize(np.zeros((1, 2, 8)), np.zeros((3, 2, 3))), "cpu")
+    >>> decision.backend.name, decision.source
+    ('direct', 'cost model')
+    """
+    able, unable = _candidates(spec, device)
+    estimates = {candidate.name: float(candidate.estimate(spec)) for candidate in able}
+    forced = _forced(spec, device, backend)
+    if forced is not None:
+        return Decision(forced[0], forced[1], estimates, unable)
+    if not able:
+        raise _no_backend(device, unable)
+    return Decision(_cheapest(spec, device), "cost model", estimates, unable)

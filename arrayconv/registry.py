@@ -24,6 +24,7 @@ ENTRY_POINT_GROUP = "arrayconv.backends"
 # name -> "module:attribute" of a zero-argument factory
 _BUILTIN = {
     "direct": "arrayconv.backends.direct:DirectBackend",
+    "fft": "arrayconv.backends.fft:FFTBackend",
 }
 
 
@@ -62,6 +63,12 @@ _loaded: dict[str, Backend] = {}
 _failed: dict[str, str] = {}
 _discovered = False
 _loaded_cache: list[Backend] | None = None  # loaded(), rebuilt after any registration
+_generation = 0  # counts registrations, so cached routing decisions can tell they are stale
+
+
+def generation() -> int:
+    """A number that changes whenever a backend is registered or unregistered."""
+    return _generation
 
 
 def _discover() -> None:
@@ -118,18 +125,19 @@ def register(name: str, backend: Any) -> None:
     if not isinstance(name, str) or not name:
         raise TypeError(f"name must be a non-empty str, got name={name!r}")
     _discover()
-    global _loaded_cache
+    global _loaded_cache, _generation
     with _lock:
         _sources[name] = backend
         _loaded.pop(name, None)
         _failed.pop(name, None)
         _loaded_cache = None
+        _generation += 1
 
 
 def unregister(name: str) -> None:
     """Remove the backend registered under ``name``."""
     _discover()
-    global _loaded_cache
+    global _loaded_cache, _generation
     with _lock:
         if name not in _sources:
             raise ValueError(f"no backend named {name!r}; registered: {sorted(_sources)}")
@@ -137,6 +145,7 @@ def unregister(name: str) -> None:
         _loaded.pop(name, None)
         _failed.pop(name, None)
         _loaded_cache = None
+        _generation += 1
 
 
 def available() -> list[str]:

@@ -86,3 +86,15 @@ def find_pin() -> BlasPin | None:
         if functions is not None:
             return BlasPin(*functions)
     return BlasPin(chosen.get_num_threads, chosen.set_num_threads)
+
+
+_UNSET = object()
+_shared: Any = _UNSET  # a BlasPin, or None where the BLAS was not found
+
+
+def shared_pin() -> BlasPin | None:
+    """The process's one pin for scipy's BLAS (found on first use), shared by all backends."""
+    global _shared
+    if _shared is _UNSET:
+        _shared = find_pin()
+    return _shared

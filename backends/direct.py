@@ -6,7 +6,7 @@ import functools
 
 import numpy as np
 
-from arrayconv import threads
+from arrayconv import config, routing, threads
 from arrayconv.shape import PADDING_MODES, ConvSpec
 
 from . import _blas_threads
@@ -18,10 +18,6 @@ _NO_BIAS = {name: np.zeros(0, dtype=name) for name in ("float32", "float64", "co
 _NO_WORK = {name: np.zeros((1, 1), dtype=name) for name in _NO_BIAS}
 _INT_MAX = 2**31 - 1
 
-# Rough multiply-accumulate rates (per second, one thread) of the two paths on
-# a current x86 core, for the policy's comparison with other backends.
-_GEMM_MACS_PER_SECOND = 40e9
-_LOOPS_MACS_PER_SECOND = 6e9
 # Below this many multiply-accumulates a second thread costs more than it saves
 # (waking a sleeping thread costs tens to hundreds of microseconds).
 _PARALLEL_MIN_MACS = 1 << 21
@@ -41,17 +37,6 @@ _BLOCKS_FOR_THREADS = 16
 # float32 blocks with stride 1 that read only inside the signal run the
 # register-tiled kernel (no packing) when this is on.
 _USE_TILES = True
-
-_UNSET = object()
-_blas_pin: object = _UNSET  # a _blas_threads.BlasPin, or None where the BLAS was not found
-
-
-def _pin() -> _blas_threads.BlasPin | None:
-    global _blas_pin
-    if _blas_pin is _UNSET:
-        _blas_pin = _blas_threads.find_pin()
-    return _blas_pin  # type: ignore[return-value]
-
 
 def uses_gemm(spec: ConvSpec) -> bool:
     """Whether the layer is a matrix product worth a GEMM (else: the loops path)."""
@@ -98,7 +83,7 @@ def _plan(spec: ConvSpec, configured_threads: int) -> tuple[int, int, int]:
     num_threads = 1 if spec.macs < _PARALLEL_MIN_MACS else configured_threads
     if not uses_gemm(spec):
         return num_threads, 0, 0
-    if _pin() is None:
+    if _blas_threads.shared_pin() is None:
         num_threads = 1  # the BLAS cannot be kept to one thread: let it thread each GEMM
     cols, rows = _gemm_blocks(spec)
     items = spec.batch * spec.groups * -(-spec.length_out // cols)
@@ -127,11 +112,20 @@ class DirectBackend:
             return f"runs on the CPU only, the arrays are on {device!r}"
         return None
 
+    def cost_terms(self, spec: ConvSpec) -> dict[str, float]:
+        """The call's cost terms now (see :mod:`arrayconv.routing`), work divided among its threads."""
+        if spec.is_empty:
+            return {"direct_call": 1.0}
+        dtype = np.dtype(spec.compute_dtype)
+        # relative to a float32 multiply-accumulate: doubles cost 2, complex 4 more
+        width = dtype.itemsize // 4 * (2 if dtype.kind == "c" else 1)
+        path = "direct_gemm_mac" if uses_gemm(spec) else "direct_loops_mac"
+        return {"direct_call": 1.0, path: spec.macs * width / _plan(spec, threads.get())[0]}
+
     def estimate(self, spec: ConvSpec) -> float:
         if spec.is_empty:
-            return 0.0
-        rate = _GEMM_MACS_PER_SECOND if uses_gemm(spec) else _LOOPS_MACS_PER_SECOND
-        return spec.macs / (rate * _plan(spec, threads.get())[0])
+            return 0.0  # nothing runs
+        return routing.predict(self.cost_terms(spec), routing.constants(config.routing_key()))
 
     def run(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
         dtype = spec.compute_dtype
@@ -143,7 +137,7 @@ class DirectBackend:
         # Serial calls need no pin: the BLAS threads a GEMM by splitting its
         # output, never its sums, so the bits are the same; below the
         # parallel threshold it saves the pin's cost on the latency path.
-        pin = _pin() if cols and spec.macs >= _PARALLEL_MIN_MACS else None
+        pin = _blas_threads.shared_pin() if cols and spec.macs >= _PARALLEL_MIN_MACS else None
         if pin is None:
             _run_kernel(spec, x, w, b, out, num_threads, cols, rows, work)
         else:

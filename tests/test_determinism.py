@@ -115,9 +115,9 @@ def test_blas_is_on_one_thread_during_calls_from_worker_threads():
     """The pin works from any Python thread (threadpoolctl's own setter ignores all but one)."""
     import threading
 
-    from arrayconv.backends import direct
+    from arrayconv.backends import _blas_threads
 
-    pin = direct._pin()
+    pin = _blas_threads.shared_pin()
     assert pin is not None
     seen = []
 

@@ -1,0 +1,118 @@
+"""``explain``: which backend a conv1d call would run on, and why."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import _interop, policy, shape
+
+__all__ = ["explain", "Explanation"]
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """The routing decision for one call.
+
+    Attributes
+    ----------
+    backend : str
+        The backend that would run it.
+    source : str
+        Where the decision came from: ``"cost model"``, ``"the backend
+        argument"``, or the configuration layer that forces a backend.
+    estimates : dict of str to float
+        Predicted seconds of every backend able to run the call.
+    unable : dict of str to str
+        Why each other available backend cannot (or may not) run it.
+    spec : ConvSpec
+        The validated call.
+    """
+
+    backend: str
+    source: str
+    estimates: dict[str, float] = field(default_factory=dict)
+    unable: dict[str, str] = field(default_factory=dict)
+    spec: shape.ConvSpec | None = None
+
+    def __str__(self) -> str:
+        lines = [f"backend: {self.backend} (chosen by {self.source})"]
+        for name, seconds in sorted(self.estimates.items(), key=lambda item: item[1]):
+            marker = "*" if name == self.backend else " "
+            lines.append(f"  {marker} {name:<10} estimate {_format_seconds(seconds)}")
+        for name, reason in sorted(self.unable.items()):
+            lines.append(f"    {name:<10} not a candidate: {reason}")
+        return "\n".join(lines)
+
+
+def _format_seconds(seconds: float) -> str:
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds * 1e9:.3g} ns"
+
+
+def _placeholder(value: Any, name: str, dtype: Any) -> Any:
+    """An array for a shape (a tuple or list of ints), taking no memory; arrays pass through."""
+    if isinstance(value, (tuple, list)):
+        if not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 0 for n in value):
+            raise TypeError(f"{name} must be an array or a shape of non-negative ints, got {name}={value!r}")
+        return np.broadcast_to(np.zeros((), dtype=dtype), tuple(int(n) for n in value))
+    return value
+
+
+def explain(
+    input: Any,
+    weight: Any,
+    bias: Any = None,
+    stride: int | tuple[int] = 1,
+    padding: int | tuple[int] | str = 0,
+    dilation: int | tuple[int] = 1,
+    groups: int = 1,
+    padding_mode: str = "zeros",
+    *,
+    backend: str | None = None,
+    dtype: Any = "float32",
+    device: str | None = None,
+) -> Explanation:
+    """Which backend ``conv1d`` would use for these arguments, and why.
+
+    Takes the arguments of :func:`arrayconv.conv1d`; ``input``, ``weight``
+    and ``bias`` may be arrays or shapes (tuples of ints).  Nothing is
+    computed: the call is validated, then routed as ``conv1d`` would route it
+    now (settings included).
+
+    Parameters
+    ----------
+    input, weight, bias, stride, padding, dilation, groups, padding_mode, backend
+        As for :func:`arrayconv.conv1d`.
+    dtype : dtype, default float32
+        The dtype of arguments given as shapes.
+    device : str, optional
+        The device of arguments given as shapes (default ``"cpu"``); for
+        arrays, their own.
+
+    Returns
+    -------
+    Explanation
+        The chosen backend, every backend's estimate or the reason it cannot
+        run the call, and the source of the decision; ``print`` it for a table.
+
+    Examples
+    --------
+    >>> import arrayconv
+    >>> arrayconv.explain((4, 16, 32768), (16, 16, 2049), padding=1024).backend
+    'fft'
+    >>> arrayconv.explain((1, 8, 100), (8, 8, 3), backend="direct").source
+    'the backend argument'
+    """
+    x = _placeholder(input, "input", dtype)
+    w = _placeholder(weight, "weight", dtype)
+    b = _placeholder(bias, "bias", dtype)
+    spec = shape.normalize(x, w, b, stride, padding, dilation, groups, padding_mode)
+    if device is None:
+        device = _interop.device_name(input) if x is input else "cpu"
+    decision = policy.decide(spec, device, backend)
+    return Explanation(decision.backend.name, decision.source, decision.estimates, decision.unable, spec)

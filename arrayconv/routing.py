@@ -1,0 +1,71 @@
+"""The constants of the built-in backends' cost models.
+
+Each built-in backend describes a call by a few *cost terms* (how many
+multiply-accumulates, transform points, copied samples ... it will do, per
+thread) and predicts its time as the sum of each term times a constant in
+seconds.  The defaults below were fitted by ``python -m arrayconv tune`` on
+the machine described in docs/benchmarks.md; ``tune`` fits them again on
+yours and writes them to the ``[routing]`` table of the config file, and any
+layer of :mod:`arrayconv.config` may set some of them.
+
+Examples
+--------
+>>> predict({"direct_call": 1.0, "direct_gemm_mac": 1e9}, DEFAULTS) > 0
+True
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+
+__all__ = ["DEFAULTS", "TERMS", "current", "constants", "predict"]
+
+# What one unit of each term is.
+TERMS: dict[str, str] = {
+    "direct_call": "fixed cost of a direct call",
+    "direct_gemm_mac": "a float32 multiply-accumulate on the tiled/GEMM path, per thread",
+    "direct_loops_mac": "a float32 multiply-accumulate on the row-loops path, per thread",
+    "fft_call": "fixed cost of an fft call",
+    "fft_transform": "n*log2(n)/2 of a real float32 transform of length n (complex: 2x), per thread",
+    "fft_copy": "a float32 sample framed in, or placed out, per thread",
+    "fft_contract_gemm_mac": "a complex64 multiply-accumulate of the GEMM contraction, per thread",
+    "fft_contract_loops_mac": "a complex64 multiply-accumulate of the loops contraction, per thread",
+}
+
+# Seconds per unit, fitted by `python -m arrayconv tune` (docs/benchmarks.md).
+DEFAULTS: dict[str, float] = {
+    "direct_call": 6e-6,
+    "direct_gemm_mac": 1 / 40e9,
+    "direct_loops_mac": 1 / 6e9,
+    "fft_call": 4e-5,
+    "fft_transform": 1.0e-10,
+    "fft_copy": 5e-10,
+    "fft_contract_gemm_mac": 1 / 10e9,
+    "fft_contract_loops_mac": 1 / 2e9,
+}
+
+# The prefixes of the built-in backends: a routing name with one of them must
+# be one of DEFAULTS (a typo is an error); other names are left to plug-ins.
+BUILTIN_PREFIXES = ("direct_", "fft_")
+
+
+def current(overrides: Mapping[str, float]) -> dict[str, float]:
+    """The defaults with the configured ``routing`` table over them."""
+    merged = dict(DEFAULTS)
+    merged.update(overrides)
+    return merged
+
+
+def predict(terms: Mapping[str, float], constants: Mapping[str, float]) -> float:
+    """Predicted seconds: each term times its constant (terms without one count 0)."""
+    return sum(amount * constants.get(name, 0.0) for name, amount in terms.items())
+
+
+@functools.lru_cache(maxsize=64)
+def constants(routing_key: tuple[tuple[str, float], ...]) -> dict[str, float]:
+    """:func:`current` for a routing table given as :func:`arrayconv.config.routing_key` pairs (cached).
+
+    The result is shared: do not modify it.
+    """
+    return current(dict(routing_key))

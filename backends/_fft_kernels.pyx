@@ -1,0 +1,390 @@
+# cython: language_level=3
+"""The data movement and channel contraction of the ``fft`` backend.
+
+The backend (backends/fft.py) reduces every call to a stride-1, dilation-1
+correlation of a *polyphase* signal and runs it by overlap-save:
+
+* stride ``s``: tap ``k = s*q + p`` of the weight reads input ``s*(i + d*q) + d*p``
+  for output ``i``, so each phase ``p`` is a stride-1 correlation of the
+  phase's taps with the input decimated by ``s`` from offset ``d*p``: the
+  phases become ``s`` extra input channels (``c' = c*s + p``) summed by the
+  contraction, and no output is computed only to be dropped;
+* dilation ``d``: outputs ``i = d*m + r`` of one residue ``r`` read only
+  inputs ``d*j + r``, so each residue is an undilated correlation of a signal
+  decimated by ``d``; residues become extra columns.
+
+A *column* is one (batch element, residue, block of B outputs); a *frame* is
+the n input samples that block reads.  :func:`gather_frames` cuts the frames
+(padding modes applied per index, no padded copy), :func:`contract_gemm` and
+:func:`contract_loops` sum the input channels per frequency, and
+:func:`scatter_frames` puts the first B samples of each output frame in place
+and adds the bias.  All of them run over OpenMP threads with the GIL released
+and touch only the arrays they are given.
+"""
+
+from cython.parallel cimport parallel, prange
+cimport openmp
+from libc.string cimport memcpy, memset
+from scipy.linalg.cython_blas cimport cgemm, zgemm
+
+ctypedef fused scalar_t:
+    float
+    double
+    float complex
+    double complex
+
+ctypedef fused complex_t:
+    float complex
+    double complex
+
+ctypedef fused real_t:
+    float
+    double
+
+cdef extern from "_direct_loops.h" nogil:
+    Py_ssize_t ac_map_index(Py_ssize_t i, Py_ssize_t length, int mode)
+    Py_ssize_t ac_first_inside(Py_ssize_t offset, Py_ssize_t stride)
+    Py_ssize_t ac_end_inside(Py_ssize_t offset, Py_ssize_t last, Py_ssize_t stride)
+
+
+cdef inline int _threads(int wanted, Py_ssize_t items) noexcept nogil:
+    cdef int limit = openmp.omp_get_max_threads()
+    if wanted > limit:
+        wanted = limit
+    if wanted > items:
+        wanted = <int>items
+    return wanted if wanted > 1 else 1
+
+
+# --------------------------------------------------------------------------
+# Frames in, frames out
+
+
+cdef void _frame(const scalar_t *xrow, Py_ssize_t length, Py_ssize_t padded_length,
+                 Py_ssize_t pad_left, int mode, Py_ssize_t start, Py_ssize_t step,
+                 scalar_t *dst, Py_ssize_t n) noexcept nogil:
+    """dst[t] = padded signal at ``start + step*t`` (0 past its end), t < n."""
+    cdef Py_ssize_t t, i, mapped, lo, hi, count
+    cdef Py_ssize_t offset = start - pad_left  # signal index of t = 0
+    # t < count stays inside the padded signal; beyond it only zero taps read
+    count = 0 if start >= padded_length else (padded_length - 1 - start) // step + 1
+    if count > n:
+        count = n
+    lo = ac_first_inside(offset, step)
+    hi = ac_end_inside(offset, length - 1, step)
+    if lo > count:
+        lo = count
+    if hi > count:
+        hi = count
+    if hi < lo:
+        hi = lo
+    for t in range(lo):
+        mapped = ac_map_index(offset + step * t, length, mode)
+        dst[t] = xrow[mapped] if mapped >= 0 else 0
+    if step == 1:
+        memcpy(dst + lo, xrow + offset + lo, (hi - lo) * sizeof(scalar_t))
+    else:
+        for t in range(lo, hi):
+            dst[t] = xrow[offset + step * t]
+    for t in range(hi, count):
+        mapped = ac_map_index(offset + step * t, length, mode)
+        dst[t] = xrow[mapped] if mapped >= 0 else 0
+    if count < n:
+        memset(dst + count, 0, (n - count) * sizeof(scalar_t))
+
+
+def gather_frames(
+    const scalar_t[:, :, ::1] x,
+    scalar_t[:, :, ::1] frames,
+    Py_ssize_t first_column,
+    Py_ssize_t blocks,
+    Py_ssize_t block,
+    Py_ssize_t residues,
+    Py_ssize_t stride,
+    Py_ssize_t dilation,
+    Py_ssize_t pad_left,
+    Py_ssize_t padded_length,
+    int mode,
+    int num_threads,
+):
+    """Fill ``frames`` (columns, C_in * stride, n) from ``x`` (N, C_in, L).
+
+    Column ``first_column + j`` is batch element ``j // (residues*blocks)``,
+    residue ``r``, block ``b``; its channel ``c*stride + p`` holds padded
+    input ``stride*(dilation*(b*block + t) + r) + dilation*p`` at position t.
+    """
+    cdef Py_ssize_t columns = frames.shape[0]
+    cdef Py_ssize_t phases_total = frames.shape[1]
+    cdef Py_ssize_t n = frames.shape[2]
+    cdef Py_ssize_t items = columns * phases_total
+    cdef Py_ssize_t item
+    if items == 0:
+        return
+    num_threads = _threads(num_threads, items)
+    for item in prange(items, nogil=True, schedule="static", num_threads=num_threads):
+        _gather_one(x, frames, item, first_column, blocks, block, residues, stride, dilation,
+                    pad_left, padded_length, mode)
+
+
+cdef void _gather_one(const scalar_t[:, :, ::1] x, scalar_t[:, :, ::1] frames, Py_ssize_t item,
+                      Py_ssize_t first_column, Py_ssize_t blocks, Py_ssize_t block,
+                      Py_ssize_t residues, Py_ssize_t stride, Py_ssize_t dilation,
+                      Py_ssize_t pad_left, Py_ssize_t padded_length, int mode) noexcept nogil:
+    cdef Py_ssize_t phases_total = frames.shape[1]
+    cdef Py_ssize_t j = item // phases_total
+    cdef Py_ssize_t channel = item % phases_total
+    cdef Py_ssize_t column = first_column + j
+    cdef Py_ssize_t batch = column // (residues * blocks)
+    cdef Py_ssize_t residue = (column // blocks) % residues
+    cdef Py_ssize_t b = column % blocks
+    cdef Py_ssize_t c = channel // stride
+    cdef Py_ssize_t p = channel % stride
+    cdef Py_ssize_t start = stride * (dilation * b * block + residue) + dilation * p
+    _frame(&x[batch, c, 0], x.shape[2], padded_length, pad_left, mode, start,
+           stride * dilation, &frames[j, channel, 0], frames.shape[2])
+
+
+def scatter_frames(
+    const scalar_t[:, :, ::1] frames,
+    scalar_t[:, :, ::1] out,
+    const scalar_t[::1] bias,
+    bint has_bias,
+    Py_ssize_t first_column,
+    Py_ssize_t blocks,
+    Py_ssize_t block,
+    Py_ssize_t residues,
+    Py_ssize_t dilation,
+    Py_ssize_t offset,
+    int num_threads,
+):
+    """out[batch, o, dilation*(b*block + m) + r] = frames[j, o, offset + m] (+ bias[o]), m < block."""
+    cdef Py_ssize_t items = frames.shape[0] * frames.shape[1]
+    cdef Py_ssize_t item
+    if items == 0:
+        return
+    num_threads = _threads(num_threads, items)
+    for item in prange(items, nogil=True, schedule="static", num_threads=num_threads):
+        _scatter_one(frames, out, bias, has_bias, item, first_column, blocks, block, residues,
+                     dilation, offset)
+
+
+cdef void _scatter_one(const scalar_t[:, :, ::1] frames, scalar_t[:, :, ::1] out,
+                       const scalar_t[::1] bias, bint has_bias, Py_ssize_t item,
+                       Py_ssize_t first_column, Py_ssize_t blocks, Py_ssize_t block,
+                       Py_ssize_t residues, Py_ssize_t dilation, Py_ssize_t offset) noexcept nogil:
+    cdef Py_ssize_t cout = frames.shape[1]
+    cdef Py_ssize_t j = item // cout
+    cdef Py_ssize_t o = item % cout
+    cdef Py_ssize_t column = first_column + j
+    cdef Py_ssize_t batch = column // (residues * blocks)
+    cdef Py_ssize_t residue = (column // blocks) % residues
+    cdef Py_ssize_t b = column % blocks
+    cdef Py_ssize_t length_out = out.shape[2]
+    cdef Py_ssize_t first = b * block  # index within the residue's outputs
+    cdef Py_ssize_t m, count
+    cdef const scalar_t *src = &frames[j, o, offset]
+    cdef scalar_t *dst = &out[batch, o, 0]
+    cdef scalar_t shift = bias[o] if has_bias else 0
+    if residue >= length_out:
+        return
+    # outputs dilation*(first + m) + residue < length_out
+    count = (length_out - 1 - residue) // dilation + 1 - first
+    if count > block:
+        count = block
+    if dilation == 1:
+        dst += first
+        for m in range(count):
+            dst[m] = src[m] + shift
+    else:
+        dst += dilation * first + residue
+        for m in range(count):
+            dst[dilation * m] = src[m] + shift
+
+
+# --------------------------------------------------------------------------
+# The contraction over input channels, per frequency
+
+
+cdef inline void _gemm_nn(int m, int n, int k, complex_t *a, int lda, complex_t *b,
+                          int ldb, complex_t *c, int ldc) noexcept nogil:
+    """Column-major C (m x n) = A (m x k) @ B (k x n)."""
+    cdef char no = b'N'
+    cdef complex_t one = 1
+    cdef complex_t zero = 0
+    if complex_t is floatcomplex:
+        cgemm(&no, &no, &m, &n, &k, &one, a, &lda, b, &ldb, &zero, c, &ldc)
+    else:
+        zgemm(&no, &no, &m, &n, &k, &one, a, &lda, b, &ldb, &zero, c, &ldc)
+
+
+def contract_gemm(
+    const complex_t[:, :, ::1] spectra,
+    const complex_t[:, :, :, ::1] weights,
+    complex_t[:, :, ::1] result,
+    Py_ssize_t chunk,
+    int num_threads,
+    complex_t[:, ::1] work,
+):
+    """result[j, g*O + o, f] = sum_c weights[g, f, o, c] * spectra[j, g*C + c, f].
+
+    ``spectra`` is (columns, groups*C, F), ``weights`` (groups, F, O, C),
+    ``result`` (columns, groups*O, F).  Per group and frequency this is one
+    (O x C) @ (C x columns) product: each work item copies ``chunk``
+    frequencies of the group's inputs into a frequency-major buffer (a row of
+    ``work`` per thread, of ``chunk * (C + O) * columns`` elements), runs one
+    GEMM per frequency (the caller keeps the BLAS itself on one thread) and
+    copies the products back.  For large per-group matrices, where the BLAS
+    runs near its peak.
+    """
+    cdef Py_ssize_t columns = spectra.shape[0]
+    cdef Py_ssize_t groups = weights.shape[0]
+    cdef Py_ssize_t freqs = weights.shape[1]
+    cdef Py_ssize_t chunks = (freqs + chunk - 1) // chunk
+    cdef Py_ssize_t items = groups * chunks
+    cdef Py_ssize_t item
+    cdef int thread
+    if columns == 0 or items == 0:
+        return
+    num_threads = _threads(num_threads, items)
+    if num_threads > work.shape[0]:
+        num_threads = <int>work.shape[0]
+    if num_threads == 1:
+        with nogil:
+            for item in range(items):
+                _contract_chunk(spectra, weights, result, item // chunks,
+                                (item % chunks) * chunk, chunk, &work[0, 0])
+        return
+    with nogil, parallel(num_threads=num_threads):
+        thread = openmp.omp_get_thread_num()
+        for item in prange(items, schedule="static"):
+            _contract_chunk(spectra, weights, result, item // chunks,
+                            (item % chunks) * chunk, chunk, &work[thread, 0])
+
+
+cdef void _contract_chunk(const complex_t[:, :, ::1] spectra,
+                          const complex_t[:, :, :, ::1] weights,
+                          complex_t[:, :, ::1] result, Py_ssize_t g, Py_ssize_t f_first,
+                          Py_ssize_t chunk, complex_t *buffer) noexcept nogil:
+    cdef Py_ssize_t columns = spectra.shape[0]
+    cdef Py_ssize_t freqs = weights.shape[1]
+    cdef Py_ssize_t cout_g = weights.shape[2]
+    cdef Py_ssize_t cin_g = weights.shape[3]
+    cdef Py_ssize_t count = min(chunk, freqs - f_first)
+    cdef complex_t *inputs = buffer                                 # [f][c][column]
+    cdef complex_t *outputs = inputs + chunk * cin_g * columns      # [f][o][column]
+    cdef Py_ssize_t j, c, o, f
+    cdef const complex_t *src
+    cdef complex_t *dst
+    for j in range(columns):
+        for c in range(cin_g):
+            src = &spectra[j, g * cin_g + c, f_first]
+            for f in range(count):
+                inputs[(f * cin_g + c) * columns + j] = src[f]
+    for f in range(count):
+        # row-major out (O x columns) = W (O x C) @ in (C x columns); column-major
+        # view: out^T (columns x O) = in^T (columns x C) @ W^T (C x O)
+        _gemm_nn(<int>columns, <int>cout_g, <int>cin_g, inputs + f * cin_g * columns,
+                 <int>columns, <complex_t *>&weights[g, f_first + f, 0, 0], <int>cin_g,
+                 outputs + f * cout_g * columns, <int>columns)
+    for j in range(columns):
+        for o in range(cout_g):
+            dst = &result[j, g * cout_g + o, f_first]
+            for f in range(count):
+                dst[f] = outputs[(f * cout_g + o) * columns + j]
+
+
+cdef extern from "_fft_contract.h" nogil:
+    const Py_ssize_t ACF_FC_F32
+    const Py_ssize_t ACF_FC_F64
+    Py_ssize_t acf_buffer_size(Py_ssize_t fc, Py_ssize_t cin_g, Py_ssize_t cout_g,
+                               Py_ssize_t jcount)
+    void acf_contract_f32(const float *spectra, Py_ssize_t cin_total, const float *weights,
+                          Py_ssize_t freqs, float *result, Py_ssize_t cout_total,
+                          Py_ssize_t cin_g, Py_ssize_t cout_g, Py_ssize_t g, Py_ssize_t f0,
+                          Py_ssize_t count, Py_ssize_t j0, Py_ssize_t jcount, float *buffer)
+    void acf_contract_f64(const double *spectra, Py_ssize_t cin_total, const double *weights,
+                          Py_ssize_t freqs, double *result, Py_ssize_t cout_total,
+                          Py_ssize_t cin_g, Py_ssize_t cout_g, Py_ssize_t g, Py_ssize_t f0,
+                          Py_ssize_t count, Py_ssize_t j0, Py_ssize_t jcount, double *buffer)
+
+
+def tile_frequencies(bint double_precision):
+    """Frequencies per work item of :func:`contract_tiles` (one vector register's worth)."""
+    return ACF_FC_F64 if double_precision else ACF_FC_F32
+
+
+def tile_buffer_size(bint double_precision, Py_ssize_t cin_g, Py_ssize_t cout_g,
+                     Py_ssize_t column_block):
+    """Reals of ``work`` one thread of :func:`contract_tiles` needs."""
+    return acf_buffer_size(ACF_FC_F64 if double_precision else ACF_FC_F32, cin_g, cout_g,
+                           column_block)
+
+
+def contract_tiles(
+    const real_t[:, :, ::1] spectra,
+    const real_t[:, :, ::1] weights,
+    real_t[:, :, ::1] result,
+    Py_ssize_t groups,
+    Py_ssize_t column_block,
+    int num_threads,
+    real_t[:, ::1] work,
+):
+    """The same contraction by the register-tiled kernel of ``_fft_contract.h``.
+
+    Complex arrays viewed as interleaved reals: ``spectra`` (columns,
+    groups*C, 2F), ``weights`` (groups*O, C, 2F), ``result`` (columns,
+    groups*O, 2F).  A work item is one group, one register's worth of
+    frequencies and up to ``column_block`` columns; ``work`` has a row of
+    :func:`tile_buffer_size` reals per thread.  For small per-group matrices,
+    where a GEMM per frequency costs more in calls than in arithmetic.
+    """
+    cdef Py_ssize_t columns = spectra.shape[0]
+    cdef Py_ssize_t cin_total = spectra.shape[1]
+    cdef Py_ssize_t cout_total = weights.shape[0]
+    cdef Py_ssize_t cin_g = weights.shape[1]
+    cdef Py_ssize_t freqs = weights.shape[2] // 2
+    cdef Py_ssize_t cout_g = cout_total // groups
+    cdef Py_ssize_t fc = ACF_FC_F32 if real_t is float else ACF_FC_F64
+    cdef Py_ssize_t fchunks = (freqs + fc - 1) // fc
+    cdef Py_ssize_t jblocks = (columns + column_block - 1) // column_block
+    cdef Py_ssize_t items = groups * fchunks * jblocks
+    cdef Py_ssize_t item
+    cdef int thread
+    if items == 0:
+        return
+    num_threads = _threads(num_threads, items)
+    if num_threads > work.shape[0]:
+        num_threads = <int>work.shape[0]
+    if num_threads == 1:
+        with nogil:
+            for item in range(items):
+                _tile_item(spectra, weights, result, item, cin_total, cout_total, cin_g, cout_g,
+                           freqs, fc, fchunks, jblocks, column_block, &work[0, 0])
+        return
+    with nogil, parallel(num_threads=num_threads):
+        thread = openmp.omp_get_thread_num()
+        for item in prange(items, schedule="static"):
+            _tile_item(spectra, weights, result, item, cin_total, cout_total, cin_g, cout_g,
+                       freqs, fc, fchunks, jblocks, column_block, &work[thread, 0])
+
+
+cdef inline void _tile_item(const real_t[:, :, ::1] spectra, const real_t[:, :, ::1] weights,
+                            real_t[:, :, ::1] result, Py_ssize_t item, Py_ssize_t cin_total,
+                            Py_ssize_t cout_total, Py_ssize_t cin_g, Py_ssize_t cout_g,
+                            Py_ssize_t freqs, Py_ssize_t fc, Py_ssize_t fchunks,
+                            Py_ssize_t jblocks, Py_ssize_t column_block,
+                            real_t *buffer) noexcept nogil:
+    # items run column blocks innermost: consecutive items share the weights' chunk
+    cdef Py_ssize_t jb = item % jblocks
+    cdef Py_ssize_t fb = (item // jblocks) % fchunks
+    cdef Py_ssize_t g = item // (jblocks * fchunks)
+    cdef Py_ssize_t f0 = fb * fc
+    cdef Py_ssize_t count = min(fc, freqs - f0)
+    cdef Py_ssize_t j0 = jb * column_block
+    cdef Py_ssize_t jcount = min(column_block, spectra.shape[0] - j0)
+    if real_t is float:
+        acf_contract_f32(&spectra[0, 0, 0], cin_total, &weights[0, 0, 0], freqs, &result[0, 0, 0],
+                         cout_total, cin_g, cout_g, g, f0, count, j0, jcount, buffer)
+    else:
+        acf_contract_f64(&spectra[0, 0, 0], cin_total, &weights[0, 0, 0], freqs, &result[0, 0, 0],
+                         cout_total, cin_g, cout_g, g, f0, count, j0, jcount, buffer)

@@ -1,0 +1,315 @@
+"""The ``fft`` backend: overlap-save convolution with MKL's FFTs (mkl-fft).
+
+Every call is reduced to a stride-1, undilated correlation (see
+``_fft_kernels.pyx``): stride phases become extra input channels, dilation
+residues extra columns, so no output is computed only to be thrown away and
+the transforms stay as short as the undilated kernel allows.  The signal is
+cut into frames of a fast transform length n (a 2-3-5-smooth number) holding
+B = n - K' + 1 outputs each, chosen by the cost model; frames go through the
+transform in chunks of bounded memory, the input channels are summed per
+frequency (a batched GEMM, or vectorised loops for few channels per group),
+and the inverse transform gives the outputs.  Groups are contracted per group:
+the weight is never padded to dense.
+
+Non-finite input would spread over the whole output in the frequency domain,
+so such calls run on the direct backend instead, which matches torch.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from arrayconv import config, routing, threads
+from arrayconv.shape import PADDING_MODES, ConvSpec
+
+from . import _blas_threads, _mkl_runtime
+from ._direct import omp_max_threads
+from ._fft_kernels import (
+    contract_gemm,
+    contract_tiles,
+    gather_frames,
+    scatter_frames,
+    tile_buffer_size,
+)
+
+mkl_fft = _mkl_runtime.load()
+
+_MODE_CODE = {mode: code for code, mode in enumerate(PADDING_MODES)}
+_COMPLEX = {"float32": np.complex64, "float64": np.complex128, "complex64": np.complex64, "complex128": np.complex128}
+_NO_BIAS = {name: np.zeros(0, dtype=name) for name in _COMPLEX}
+
+# Frames, spectra and output frames of one chunk of columns stay within this
+# many bytes (so memory is bounded whatever the signal's length).
+_CHUNK_BYTES = 48 << 20
+# Longest transform considered.
+_MAX_LENGTH = 1 << 22
+# The contraction runs as BLAS GEMMs when each group's weight matrix has at
+# least this many entries per frequency, else by the register-tiled kernel.
+# Measured (docs/benchmarks.md): the tiles win 1.3-3x up to 256 x 256 per
+# group, where a GEMM call per frequency costs more than its arithmetic, and
+# tie at 512 x 512, where the tiles' buffers outgrow the caches.
+_GEMM_MIN_ENTRIES = 512 * 512
+# Bytes of one GEMM contraction work item's buffers (frequency-major copies).
+_CONTRACT_BYTES = 256 << 10
+# Columns per work item of the tiled contraction.
+_TILE_COLUMNS = 16
+# Below this predicted single-thread time, one thread (waking others costs more).
+_PARALLEL_MIN_SECONDS = 100e-6
+
+
+@functools.lru_cache(maxsize=1)
+def _fast_lengths() -> np.ndarray:
+    """The 2-3-5-smooth numbers up to _MAX_LENGTH, ascending."""
+    lengths = []
+    power2 = 1
+    while power2 <= _MAX_LENGTH:
+        power3 = power2
+        while power3 <= _MAX_LENGTH:
+            value = power3
+            while value <= _MAX_LENGTH:
+                lengths.append(value)
+                value *= 5
+            power3 *= 3
+        power2 *= 2
+    return np.array(sorted(lengths), dtype=np.int64)
+
+
+class FFTPlan(NamedTuple):
+    """How a call runs on the fft backend (from the spec, the thread count and the constants)."""
+
+    length: int  # transform length n
+    block: int  # outputs per frame, B = n - taps + 1
+    taps: int  # K' = ceil(K / stride), taps per stride phase
+    residues: int  # dilation residues that have outputs
+    blocks: int  # frames per (batch element, residue)
+    columns: int  # batch * residues * blocks
+    chunk_columns: int  # columns per chunk
+    use_gemm: bool  # contraction path
+    threads: int
+    terms: tuple[tuple[str, float], ...]  # cost terms (routing.TERMS), per thread
+    seconds: float  # predicted time
+
+
+def _terms(spec: ConvSpec, n: int, blocks: int, residues: int, use_gemm: bool) -> dict[str, float]:
+    """Cost terms of one plan on one thread, in float32/complex64 units."""
+    is_complex = np.dtype(spec.compute_dtype).kind == "c"
+    width = np.dtype(spec.compute_dtype).itemsize // (8 if is_complex else 4)  # 1 single, 2 double
+    phases_in = spec.in_channels * spec.stride
+    columns = spec.batch * residues * blocks
+    freqs = n if is_complex else n // 2 + 1
+    per_transform = n * math.log2(max(n, 2)) / 2 * (2 if is_complex else 1) * width
+    transforms = columns * (phases_in + spec.output_channels) + spec.output_channels * spec.in_channels_per_group * spec.stride
+    macs = columns * freqs * spec.output_channels * spec.in_channels_per_group * spec.stride * width
+    return {
+        "fft_call": 1.0,
+        "fft_transform": transforms * per_transform,
+        "fft_copy": columns * n * (phases_in + spec.output_channels) * (2 if is_complex else 1) * width,
+        "fft_contract_gemm_mac" if use_gemm else "fft_contract_loops_mac": float(macs),
+    }
+
+
+def _per_thread(terms: dict[str, float], num_threads: int) -> dict[str, float]:
+    """The terms with the work shared by ``num_threads`` (the fixed cost is not)."""
+    return {name: amount if name == "fft_call" else amount / num_threads for name, amount in terms.items()}
+
+
+@functools.lru_cache(maxsize=512)
+def _plan(spec: ConvSpec, configured_threads: int, routing_key: tuple) -> FFTPlan:
+    """The cheapest transform length for ``spec`` under the cost model (cached)."""
+    constants = routing.constants(routing_key)
+    stride, dilation = spec.stride, spec.dilation
+    taps = -(-spec.kernel_size // stride)
+    residues = min(dilation, spec.length_out)
+    outputs = -(-spec.length_out // dilation)  # of residue 0, the longest
+    use_gemm = spec.out_channels_per_group * spec.in_channels_per_group * stride >= _GEMM_MIN_ENTRIES
+    lengths = _fast_lengths()
+    lowest = int(np.searchsorted(lengths, max(taps, 2)))
+    highest = int(np.searchsorted(lengths, outputs + taps - 1))  # one frame holds everything
+    candidates = lengths[lowest : min(max(highest, lowest) + 1, len(lengths))]
+    best = None
+    for n in candidates.tolist():
+        block = n - taps + 1
+        blocks = -(-outputs // block)
+        terms = _terms(spec, n, blocks, residues, use_gemm)
+        seconds = routing.predict(terms, constants)
+        if best is None or seconds < best[0]:
+            best = (seconds, n, block, blocks, terms)
+    if best is None:  # supports() keeps such calls away
+        raise ValueError(f"a kernel of {taps} taps per phase exceeds the longest transform ({_MAX_LENGTH})")
+    seconds, n, block, blocks, terms = best
+    num_threads = 1 if seconds < _PARALLEL_MIN_SECONDS else configured_threads
+    terms = _per_thread(terms, num_threads)
+    seconds = routing.predict(terms, constants)
+    is_complex = np.dtype(spec.compute_dtype).kind == "c"
+    itemsize = np.dtype(spec.compute_dtype).itemsize
+    complex_size = np.dtype(_COMPLEX[spec.compute_dtype]).itemsize
+    freqs = n if is_complex else n // 2 + 1
+    channels = spec.in_channels * stride + spec.output_channels
+    per_column = channels * (n * itemsize + freqs * complex_size)
+    columns = spec.batch * residues * blocks
+    chunk_columns = max(1, min(columns, _CHUNK_BYTES // max(per_column, 1)))
+    return FFTPlan(n, block, taps, residues, blocks, columns, chunk_columns, use_gemm, num_threads,
+                   tuple(terms.items()), seconds)
+
+
+def _weight_spectrum(spec: ConvSpec, w: np.ndarray, plan: FFTPlan) -> np.ndarray:
+    """The spectrum of the reversed polyphase weights, laid out for the contraction.
+
+    Phase p of input channel c becomes channel c*stride + p, holding taps
+    k = stride*q + p.  Correlation with w is convolution with w reversed, so
+    the reversed taps are transformed (no conjugation pass) and each output
+    frame's valid samples are its last B.
+    """
+    stride, taps = spec.stride, plan.taps
+    cout, cin_g, ksize = w.shape
+    if stride > 1:
+        padded = np.zeros((cout, cin_g, taps * stride), dtype=w.dtype)
+        padded[:, :, :ksize] = w
+        w = padded.reshape(cout, cin_g, taps, stride).transpose(0, 1, 3, 2).reshape(cout, cin_g * stride, taps)
+    reversed_taps = np.ascontiguousarray(w[:, :, ::-1])
+    transform = mkl_fft.fft if np.iscomplexobj(w) else mkl_fft.rfft
+    if not plan.use_gemm:
+        # (C_out, C', F); mkl_fft may return other memory orders (where an axis has length 1)
+        return np.ascontiguousarray(transform(reversed_taps, n=plan.length, axis=-1))
+    # (groups, F, O, C'): one matrix per group and frequency.  Transforming
+    # along the first axis of (K', C_out, C') writes the spectrum frequency-major,
+    # far cheaper than transposing it afterwards.
+    spectrum = transform(np.ascontiguousarray(reversed_taps.transpose(2, 0, 1)), n=plan.length, axis=0)
+    groups = spec.groups
+    return np.ascontiguousarray(spectrum.reshape(-1, groups, cout // groups, cin_g * stride).transpose(1, 0, 2, 3))
+
+
+def _transform(function: Any, source: np.ndarray, out: np.ndarray, **options: Any) -> None:
+    """``out[...] = function(source, axis=-1, **options)``, in place where mkl_fft allows."""
+    result = function(source, axis=-1, out=out, **options)
+    if result is not out:
+        out[...] = result
+
+
+def _finite(a: np.ndarray) -> bool:
+    # A sum is non-finite whenever an element is (and, rarely, when finite
+    # values overflow it: those calls go to the direct backend too, which is
+    # only slower).  No temporary as large as the array.
+    with np.errstate(over="ignore", invalid="ignore"):
+        return bool(np.isfinite(np.sum(a)))
+
+
+class FFTBackend:
+    """MKL FFT overlap-save on the CPU: every dtype, padding mode, stride, dilation and group layout.
+
+    Chosen automatically for long kernels; results agree with the direct
+    backend within rounding.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import arrayconv
+    >>> x = np.arange(5.0).reshape(1, 1, 5)
+    >>> y = arrayconv.conv1d(x, np.ones((1, 1, 2)), backend="fft")
+    >>> np.round(y, 12)
+    array([[[1., 3., 5., 7.]]])
+    """
+
+    name = "fft"
+
+    def supports(self, spec: ConvSpec, device: str) -> str | None:
+        if device != "cpu":
+            return f"runs on the CPU only, the arrays are on {device!r}"
+        if -(-spec.kernel_size // spec.stride) > _MAX_LENGTH:
+            return f"kernel longer than the longest transform ({_MAX_LENGTH})"
+        return None
+
+    def plan(self, spec: ConvSpec) -> FFTPlan:
+        """The plan a call of ``spec`` runs with now (settings included)."""
+        return _plan(spec, threads.get(), config.routing_key())
+
+    def cost_terms(self, spec: ConvSpec) -> dict[str, float]:
+        """The call's cost terms now (see :mod:`arrayconv.routing`), work divided among its threads."""
+        if spec.is_empty:
+            return {"fft_call": 1.0}
+        return dict(self.plan(spec).terms)
+
+    def estimate(self, spec: ConvSpec) -> float:
+        if spec.is_empty:
+            return 0.0
+        return self.plan(spec).seconds
+
+    def run(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
+        dtype = spec.compute_dtype
+        if spec.is_empty:
+            return np.empty(spec.output_shape, dtype=dtype)
+        if not (_finite(x) and _finite(w)):
+            from arrayconv import registry
+
+            return registry.get("direct").run(spec, x, w, b)
+        plan = self.plan(spec)
+        num_threads = effective_threads(plan)
+        out = np.empty(spec.output_shape, dtype=dtype)
+        with _mkl_runtime.ThreadLimit(num_threads):
+            _run_plan(spec, plan, x, w, b, out, num_threads)
+        return out
+
+
+def effective_threads(plan: FFTPlan) -> int:
+    """The plan's thread count within OpenMP's and MKL's own limits now
+    (``OMP_NUM_THREADS``, threadpoolctl's ``threadpool_limits``)."""
+    return max(1, min(plan.threads, omp_max_threads(), _mkl_runtime.max_threads()))
+
+
+def _run_plan(spec: ConvSpec, plan: FFTPlan, x: np.ndarray, w: np.ndarray, b: np.ndarray | None,
+              out: np.ndarray, num_threads: int) -> None:
+    dtype = spec.compute_dtype
+    is_complex = np.dtype(dtype).kind == "c"
+    n, chunk = plan.length, plan.chunk_columns
+    phases_in = spec.in_channels * spec.stride
+    cout = spec.output_channels
+    freqs = n if is_complex else n // 2 + 1
+    complex_dtype = _COMPLEX[dtype]
+    weights = _weight_spectrum(spec, w, plan)
+    frames = np.empty((chunk, phases_in, n), dtype=dtype)
+    spectra = np.empty((chunk, phases_in, freqs), dtype=complex_dtype)
+    products = np.empty((chunk, cout, freqs), dtype=complex_dtype)
+    out_frames = np.empty((chunk, cout, n), dtype=dtype)
+    cin_g = spec.in_channels_per_group * spec.stride
+    cout_g = spec.out_channels_per_group
+    if plan.use_gemm:
+        per_frequency = (cin_g + cout_g) * chunk * np.dtype(complex_dtype).itemsize
+        freq_chunk = max(1, min(freqs, _CONTRACT_BYTES // per_frequency))
+        # enough work items for the threads
+        items_wanted = 4 * num_threads
+        if spec.groups * -(-freqs // freq_chunk) < items_wanted:
+            freq_chunk = max(1, -(-freqs * spec.groups // items_wanted))
+        work = np.empty((num_threads, freq_chunk * (cin_g + cout_g) * chunk), dtype=complex_dtype)
+        pin = _blas_threads.shared_pin() if num_threads > 1 else None
+    else:
+        real = np.float32 if complex_dtype == np.complex64 else np.float64
+        double = real == np.float64
+        column_block = min(chunk, _TILE_COLUMNS)
+        work = np.empty((num_threads, tile_buffer_size(double, cin_g, cout_g, column_block)), dtype=real)
+    bias = _NO_BIAS[dtype] if b is None else b
+    mode = _MODE_CODE[spec.padding_mode]
+    for first in range(0, plan.columns, chunk):
+        count = min(chunk, plan.columns - first)
+        frame_view = frames[:count]
+        gather_frames(x, frame_view, first, plan.blocks, plan.block, plan.residues, spec.stride,
+                      spec.dilation, spec.pad_left, spec.padded_length, mode, num_threads)
+        _transform(mkl_fft.fft if is_complex else mkl_fft.rfft, frame_view, spectra[:count])
+        if plan.use_gemm:
+            if pin is None:
+                contract_gemm(spectra[:count], weights, products[:count], freq_chunk, num_threads, work)
+            else:
+                with pin:
+                    contract_gemm(spectra[:count], weights, products[:count], freq_chunk, num_threads, work)
+        else:
+            contract_tiles(spectra[:count].view(real), weights.view(real), products[:count].view(real),
+                           spec.groups, column_block, num_threads, work)
+        if is_complex:
+            _transform(mkl_fft.ifft, products[:count], out_frames[:count])
+        else:
+            _transform(mkl_fft.irfft, products[:count], out_frames[:count], n=n)
+        scatter_frames(out_frames[:count], out, bias, b is not None, first, plan.blocks, plan.block,
+                       plan.residues, spec.dilation, plan.taps - 1, num_threads)
