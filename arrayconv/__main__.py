@@ -1,4 +1,4 @@
-"""``python -m arrayconv``: the PyTorch docs' Conv1d example, checked (``bench``: the comparison with torch).
+"""``python -m arrayconv``: the PyTorch docs' Conv1d example, checked (``bench``, ``tune``, ``info``: see --help).
 
 Examples
 --------
@@ -88,6 +88,10 @@ def main(argv: list[str] | None = None) -> int:
         from . import bench
 
         return bench.main(argv[1:])
+    if argv[:1] == ["tune"]:
+        from . import tune
+
+        return tune.main(argv[1:])
     if argv[:1] == ["info"]:
         if argv[1:]:
             print(f"python -m arrayconv info takes no arguments, got {argv[1:]}", file=sys.stderr)
@@ -97,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m arrayconv",
         description=__doc__.splitlines()[0],
         epilog="python -m arrayconv bench --help: the benchmark comparison with torch; "
+        "python -m arrayconv tune --help: fit the routing constants to this machine; "
         "python -m arrayconv info: backends, threads and configuration",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the demo's layer and input")

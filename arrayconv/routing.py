@@ -30,7 +30,7 @@ TERMS: dict[str, str] = {
     "fft_transform": "n*log2(n)/2 of a real float32 transform of length n (complex: 2x), per thread",
     "fft_copy": "a float32 sample framed in, or placed out, per thread",
     "fft_contract_gemm_mac": "a complex64 multiply-accumulate of the GEMM contraction, per thread",
-    "fft_contract_loops_mac": "a complex64 multiply-accumulate of the loops contraction, per thread",
+    "fft_contract_tiles_mac": "a complex64 multiply-accumulate of the tiled contraction, per thread",
 }
 
 # Seconds per unit, fitted by `python -m arrayconv tune` (docs/benchmarks.md).
@@ -42,7 +42,7 @@ DEFAULTS: dict[str, float] = {
     "fft_transform": 1.0e-10,
     "fft_copy": 5e-10,
     "fft_contract_gemm_mac": 1 / 10e9,
-    "fft_contract_loops_mac": 1 / 2e9,
+    "fft_contract_tiles_mac": 1 / 2e9,
 }
 
 # The prefixes of the built-in backends: a routing name with one of them must

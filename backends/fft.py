@@ -12,7 +12,8 @@ and the inverse transform gives the outputs.  Groups are contracted per group:
 the weight is never padded to dense.
 
 Non-finite input would spread over the whole output in the frequency domain,
-so such calls run on the direct backend instead, which matches torch.
+and values near the dtype's limit could overflow a spectrum: such calls run on
+the direct backend instead, which matches torch.
 """
 
 from __future__ import annotations
@@ -108,7 +109,7 @@ def _terms(spec: ConvSpec, n: int, blocks: int, residues: int, use_gemm: bool) -
         "fft_call": 1.0,
         "fft_transform": transforms * per_transform,
         "fft_copy": columns * n * (phases_in + spec.output_channels) * (2 if is_complex else 1) * width,
-        "fft_contract_gemm_mac" if use_gemm else "fft_contract_loops_mac": float(macs),
+        "fft_contract_gemm_mac" if use_gemm else "fft_contract_tiles_mac": float(macs),
     }
 
 
@@ -190,12 +191,30 @@ def _transform(function: Any, source: np.ndarray, out: np.ndarray, **options: An
         out[...] = result
 
 
-def _finite(a: np.ndarray) -> bool:
-    # A sum is non-finite whenever an element is (and, rarely, when finite
-    # values overflow it: those calls go to the direct backend too, which is
-    # only slower).  No temporary as large as the array.
-    with np.errstate(over="ignore", invalid="ignore"):
-        return bool(np.isfinite(np.sum(a)))
+def _peak(a: np.ndarray) -> float:
+    """The largest |real or imaginary part| (nan or inf if any element is not finite).
+
+    Two reductions, no temporary as large as the array.
+    """
+    if a.size == 0:
+        return 0.0
+    parts = a.view(np.float32 if a.dtype == np.complex64 else np.float64) if a.dtype.kind == "c" else a
+    return max(abs(float(parts.max())), abs(float(parts.min())))
+
+
+def _fits(spec: ConvSpec, plan: FFTPlan, x: np.ndarray, w: np.ndarray) -> bool:
+    """Whether the transforms are safe: all values finite, and no spectrum or sum can overflow.
+
+    Non-finite values would spread over the whole output in the frequency
+    domain, and a frame's spectrum can be n times its largest value: such
+    calls run on the direct backend, whose result torch's definition fixes.
+    """
+    largest = float(np.finfo(spec.compute_dtype).max)
+    input_spectrum = _peak(x) * plan.length * 2  # bounds |X_f| (x2: margin for rounding)
+    weight_spectrum = _peak(w) * plan.taps * 2
+    products = input_spectrum * weight_spectrum * spec.in_channels_per_group * spec.stride
+    # every comparison is False for nan and inf
+    return input_spectrum < largest and weight_spectrum < largest and products < largest
 
 
 class FFTBackend:
@@ -242,11 +261,11 @@ class FFTBackend:
         dtype = spec.compute_dtype
         if spec.is_empty:
             return np.empty(spec.output_shape, dtype=dtype)
-        if not (_finite(x) and _finite(w)):
+        plan = self.plan(spec)
+        if not _fits(spec, plan, x, w):
             from arrayconv import registry
 
             return registry.get("direct").run(spec, x, w, b)
-        plan = self.plan(spec)
         num_threads = effective_threads(plan)
         out = np.empty(spec.output_shape, dtype=dtype)
         with _mkl_runtime.ThreadLimit(num_threads):
