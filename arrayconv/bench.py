@@ -36,6 +36,12 @@ class BenchCase:
     weight_shape: tuple[int, ...]
     kwargs: dict[str, Any] = field(default_factory=dict)
     dtype: str = "float32"
+    # torch is left out where one call would take minutes or tens of GB
+    torch: bool = True
+    # also time scipy.signal.oaconvolve (single-channel 'valid' cases)
+    scipy: bool = False
+    # at most this many interleaved rounds (for cases where torch takes seconds)
+    max_rounds: int | None = None
 
 
 CASES: dict[str, BenchCase] = {
@@ -46,6 +52,11 @@ CASES: dict[str, BenchCase] = {
     "tiny": BenchCase((1, 32, 256), (32, 32, 3), dict(padding=1)),
     "cnn_f64": BenchCase((32, 64, 4096), (128, 64, 7), dict(padding=3), "float64"),
     "cnn_c64": BenchCase((32, 64, 4096), (128, 64, 7), dict(padding=3), "complex64"),
+    # long kernels: the fft backend's cases (issue 4)
+    "long_kernel": BenchCase((4, 16, 32768), (16, 16, 2049), dict(padding=1024), max_rounds=5),
+    "fir_1ch": BenchCase((1, 1, 1000000), (1, 1, 4001), scipy=True, max_rounds=5),
+    # torch's float64 path tries to allocate tens of GB here
+    "long_f64": BenchCase((4, 16, 32768), (16, 16, 2049), dict(padding=1024), "float64", torch=False),
 }
 
 
@@ -106,6 +117,12 @@ class Result:
     torch_best_threads: int | None
     gflops: float
     gemm_fraction: float
+    backend: str = ""
+    scipy: float | None = None
+
+    @property
+    def ratio_scipy(self) -> float | None:
+        return None if self.scipy is None else self.scipy / self.arrayconv
 
     @property
     def ratio(self) -> float | None:
@@ -146,7 +163,9 @@ def compare(
         x, w, b = make_arrays(case)
         ours = lambda: conv1d(x, w, b, **case.kwargs)  # noqa: E731
         candidates: dict[str, Callable[[], Any]] = {"arrayconv": ours}
-        if torch is not None:
+        if case.scipy:
+            candidates["scipy"] = _scipy_oaconvolve(x, w, b)
+        if torch is not None and case.torch:
             tx, tw, tb = (torch.from_numpy(a) for a in (x, w, b))
             for count in range(1, num_threads + 1):
                 def theirs(count: int = count) -> Any:
@@ -156,7 +175,7 @@ def compare(
                 candidates[f"torch{count}"] = theirs
         calls = {key: _calls_for(f, min_time) for key, f in candidates.items()}
         samples: dict[str, list[float]] = {key: [] for key in candidates}
-        for _ in range(rounds):
+        for _ in range(min(rounds, case.max_rounds or rounds)):
             for key, function in candidates.items():
                 function()  # one untimed call after the other library ran
                 samples[key].append(_seconds(function, calls[key]))
@@ -173,12 +192,28 @@ def compare(
                 torch_best_threads=None if best_key is None else int(best_key[5:]),
                 gflops=gflops / 1e9,
                 gemm_fraction=gflops / rates[case.dtype],
+                backend=_chosen_backend(case, x, w, b),
+                scipy=medians.get("scipy"),
             )
         )
     if torch is not None:
         torch.set_num_threads(num_threads)
     threads.set_num_threads(None)
     return results
+
+
+def _scipy_oaconvolve(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> Callable[[], Any]:
+    """scipy.signal.oaconvolve computing the same single-channel 'valid' correlation."""
+    from scipy.signal import oaconvolve
+
+    signal, taps, shift = x[0, 0], np.ascontiguousarray(w[0, 0, ::-1]), b[0]
+    return lambda: oaconvolve(signal, taps, mode="valid") + shift
+
+
+def _chosen_backend(case: BenchCase, x: np.ndarray, w: np.ndarray, b: np.ndarray) -> str:
+    from . import policy
+
+    return policy.choose(shape.normalize(x, w, b, **case.kwargs), "cpu").name
 
 
 _MEMORY_PROBE = """
@@ -237,16 +272,19 @@ def _format_time(seconds: float | None) -> str:
 def format_table(results: list[Result], num_threads: int) -> str:
     """A Markdown table of the results."""
     lines = [
-        f"| case | arrayconv | torch ({num_threads} threads) | ratio | torch best (threads) | ratio vs best | GFLOP/s | of GEMM rate |",
-        "|---|---|---|---|---|---|---|---|",
+        f"| case | backend | arrayconv | torch ({num_threads} threads) | ratio | torch best (threads) | ratio vs best "
+        "| scipy oaconvolve | ratio vs scipy | GFLOP/s (direct definition) | of GEMM rate |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         ratio = "-" if r.ratio is None else f"{r.ratio:.2f}"
         ratio_best = "-" if r.ratio_best is None else f"{r.ratio_best:.2f}"
+        ratio_scipy = "-" if r.ratio_scipy is None else f"{r.ratio_scipy:.2f}"
         best = "-" if r.torch_best is None else f"{_format_time(r.torch_best)} ({r.torch_best_threads})"
         lines.append(
-            f"| {r.case} | {_format_time(r.arrayconv)} | {_format_time(r.torch)} | {ratio} | "
-            f"{best} | {ratio_best} | {r.gflops:.1f} | {100 * r.gemm_fraction:.0f}% |"
+            f"| {r.case} | {r.backend} | {_format_time(r.arrayconv)} | {_format_time(r.torch)} | {ratio} | "
+            f"{best} | {ratio_best} | {_format_time(r.scipy)} | {ratio_scipy} | {r.gflops:.1f} | "
+            f"{f'{100 * r.gemm_fraction:.0f}%' if r.backend == 'direct' else '-'} |"
         )
     return "\n".join(lines)
 
@@ -261,7 +299,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--min-time", type=float, default=0.05, help="seconds per timing sample")
     parser.add_argument("--memory", action="store_true",
                         help="also measure how much one call raises peak memory, in fresh processes")
+    parser.add_argument("--routing", action="store_true",
+                        help="instead: time direct, fft and the automatic choice over the routing sweep "
+                        "(K = 1 ... 8192, several channel counts) and report the regret")
     args = parser.parse_args(argv)
+    if args.routing:
+        return _routing_report(args.threads)
     unknown = [name for name in args.cases if name not in CASES]
     if unknown:
         parser.error(f"unknown case(s) {unknown}; choose from {list(CASES)}")
@@ -280,11 +323,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("|---|---|---|---|")
         for name in names:
             ours = call_peak_memory(name, "arrayconv", args.threads)
-            try:
-                theirs = call_peak_memory(name, "torch", args.threads)
-            except subprocess.CalledProcessError:
-                theirs = None
+            theirs = None
+            if CASES[name].torch:
+                try:
+                    theirs = call_peak_memory(name, "torch", args.threads)
+                except subprocess.CalledProcessError:
+                    pass
             ratio = "-" if not theirs else f"{ours / theirs:.2f}"
             print(f"| {name} | {ours / 2**20:.1f} MiB | "
                   f"{'-' if theirs is None else f'{theirs / 2**20:.1f} MiB'} | {ratio} |", flush=True)
+    return 0
+
+
+def _routing_report(num_threads: int) -> int:
+    """The regret of automatic routing over the tune sweep, as a Markdown table."""
+    from . import tune
+
+    threads.set_num_threads(num_threads)
+    try:
+        points = tune.sweep_points()
+        print(f"routing sweep: {len(points)} points, {num_threads} threads", flush=True)
+        measurements = tune.measure(points, include_auto=True, progress=lambda text: print(text, flush=True))
+    finally:
+        threads.set_num_threads(None)
+    print("| C | K | direct | fft | auto (chose) | regret |")
+    print("|---|---|---|---|---|---|")
+    for m in measurements:
+        print(f"| {m.point.channels} | {m.point.kernel_size} | {_format_time(m.seconds['direct'])} | "
+              f"{_format_time(m.seconds['fft'])} | {_format_time(m.seconds['auto'])} ({m.chosen}) | {m.regret:.2f} |")
+    worst = max(measurements, key=lambda m: m.regret)
+    print(f"worst regret {worst.regret:.2f} at {worst.point.label()}; "
+          f"median {statistics.median(m.regret for m in measurements):.2f}")
     return 0

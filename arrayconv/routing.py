@@ -33,16 +33,19 @@ TERMS: dict[str, str] = {
     "fft_contract_tiles_mac": "a complex64 multiply-accumulate of the tiled contraction, per thread",
 }
 
-# Seconds per unit, fitted by `python -m arrayconv tune` (docs/benchmarks.md).
+# Seconds per unit, fitted by `python -m arrayconv tune` (2 threads, the
+# machine of docs/benchmarks.md; median prediction error 5% direct, 15% fft).
+# The sweep never reaches the fft's GEMM contraction (groups of 512 x 512 and
+# more), which measured as fast as the tiled one there: same constant.
 DEFAULTS: dict[str, float] = {
-    "direct_call": 6e-6,
-    "direct_gemm_mac": 1 / 40e9,
-    "direct_loops_mac": 1 / 6e9,
-    "fft_call": 4e-5,
-    "fft_transform": 1.0e-10,
-    "fft_copy": 5e-10,
-    "fft_contract_gemm_mac": 1 / 10e9,
-    "fft_contract_tiles_mac": 1 / 2e9,
+    "direct_call": 8.45e-6,
+    "direct_gemm_mac": 1.83e-11,
+    "direct_loops_mac": 3.77e-11,
+    "fft_call": 5.73e-5,
+    "fft_transform": 4.25e-10,
+    "fft_copy": 9.61e-10,
+    "fft_contract_gemm_mac": 1.67e-10,
+    "fft_contract_tiles_mac": 1.67e-10,
 }
 
 # The prefixes of the built-in backends: a routing name with one of them must

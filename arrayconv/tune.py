@@ -31,6 +31,9 @@ from .functional import conv1d
 __all__ = ["SweepPoint", "Measurement", "sweep_points", "measure", "fit", "write_routing", "main"]
 
 TUNED_BACKENDS = ("direct", "fft")
+# Weight of the pull of each constant towards its current value, against 1
+# for each measured point's relative error.
+_PRIOR_WEIGHT = 0.3
 
 
 @dataclass(frozen=True)
@@ -54,12 +57,23 @@ class SweepPoint:
         return f"C={self.channels} K={self.kernel_size}"
 
 
-def sweep_points(channels: Iterable[int] = (1, 4, 16, 32), max_kernel: int = 8192,
+# Direct calls above about this many multiply-accumulates (a second or so)
+# are left out of the sweep: the fft wins them by far, and they would make
+# the sweep take minutes.
+_MAX_SWEEP_MACS = 3e10
+
+
+def sweep_points(channels: Iterable[int] = (1, 4, 16, 32, 64), max_kernel: int = 8192,
                  length_out: int = 4096) -> list[SweepPoint]:
-    """K = 1, 2, 4, ... max_kernel and the odd sizes between, for each channel count."""
+    """K = 1, 2, 4, ... max_kernel and the odd sizes between, for each channel count.
+
+    Points whose direct call would exceed about 3e10 multiply-accumulates are
+    left out (only wide layers with the longest kernels).
+    """
     kernels = sorted({k for power in range(int(math.log2(max_kernel)) + 1)
                       for k in (2**power, 3 * 2**power // 2 + 1) if 1 <= k <= max_kernel})
-    return [SweepPoint(c, k, length_out) for c in channels for k in kernels]
+    return [SweepPoint(c, k, length_out) for c in channels for k in kernels
+            if c * c * k * length_out <= _MAX_SWEEP_MACS]
 
 
 @dataclass
@@ -77,42 +91,64 @@ class Measurement:
 
     @property
     def regret(self) -> float | None:
-        """Time of the automatic choice over the faster backend's (1.0 = no regret)."""
-        return self.seconds["auto"] / self.best if "auto" in self.seconds else None
+        """Time of the backend the automatic choice runs over the faster backend's (1.0 = no regret).
+
+        The automatic call runs exactly the chosen backend's code (plus about
+        a microsecond of routing, timed separately as ``seconds["auto"]``), so
+        its regret is read from the same interleaved samples as the two
+        backends: timing it as a third party would add the machine's noise,
+        not information.
+        """
+        return None if self.chosen is None else self.seconds[self.chosen] / self.best
 
 
-def _median_seconds(function: Callable[[], Any], repeats: int, budget: float) -> float:
-    function()  # warm: plans, caches, thread pools
-    samples: list[float] = []
-    spent = 0.0
-    while len(samples) < repeats and (len(samples) < 3 or spent < budget):
-        start = time.perf_counter()
-        function()
-        elapsed = time.perf_counter() - start
-        samples.append(elapsed)
-        spent += elapsed
-    return statistics.median(samples)
+def _interleaved_medians(functions: dict[str, Callable[[], Any]], rounds: int, min_time: float,
+                         budget: float) -> dict[str, float]:
+    """Median seconds per call of each function, timed round by round in turn.
 
-
-def measure(points: Sequence[SweepPoint], *, include_auto: bool = False, repeats: int = 7,
-            budget: float = 1.0, progress: Callable[[str], None] | None = None) -> list[Measurement]:
-    """Time each backend (and ``auto``) at each point; medians of up to ``repeats`` calls.
-
-    A point spends about ``budget`` seconds per backend at most (three calls
-    at least).
+    Interleaving spreads the machine's load changes over all of them alike;
+    each sample is a loop of calls lasting about ``min_time``, and slow calls
+    get fewer rounds (three at least) so a point takes about ``budget``
+    seconds per function.
     """
+    calls = {}
+    for name, function in functions.items():
+        start = time.perf_counter()
+        function()  # warm: plans, caches, thread pools
+        once = max(time.perf_counter() - start, 1e-9)
+        calls[name] = max(1, int(min_time / once))
+    samples: dict[str, list[float]] = {name: [] for name in functions}
+    spent = 0.0
+    for round_index in range(rounds):
+        if round_index >= 3 and spent > budget * len(functions):
+            break
+        for name, function in functions.items():
+            start = time.perf_counter()
+            for _ in range(calls[name]):
+                function()
+            elapsed = time.perf_counter() - start
+            spent += elapsed
+            samples[name].append(elapsed / calls[name])
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def measure(points: Sequence[SweepPoint], *, include_auto: bool = False, rounds: int = 9,
+            min_time: float = 0.005, budget: float = 1.0,
+            progress: Callable[[str], None] | None = None) -> list[Measurement]:
+    """Time each backend (and ``auto``) at each point, interleaved; medians of ``rounds`` samples."""
     results = []
     for index, point in enumerate(points, 1):
         x, w = point.arrays()
         spec = shape.normalize(x, w)
         measurement = Measurement(point)
+        functions: dict[str, Callable[[], Any]] = {}
         for name in TUNED_BACKENDS:
-            backend = registry.get(name)
-            measurement.terms[name] = backend.cost_terms(spec)
-            measurement.seconds[name] = _median_seconds(lambda: conv1d(x, w, backend=name), repeats, budget)
+            measurement.terms[name] = registry.get(name).cost_terms(spec)
+            functions[name] = lambda name=name: conv1d(x, w, backend=name)
         if include_auto:
             measurement.chosen = policy.choose(spec, "cpu").name
-            measurement.seconds["auto"] = _median_seconds(lambda: conv1d(x, w), repeats, budget)
+            functions["auto"] = lambda: conv1d(x, w)
+        measurement.seconds = _interleaved_medians(functions, rounds, min_time, budget)
         if progress:
             timings = ", ".join(f"{name} {_format(seconds)}" for name, seconds in measurement.seconds.items())
             progress(f"[{index}/{len(points)}] {point.label()}: {timings}")
@@ -141,8 +177,15 @@ def fit(measurements: Sequence[Measurement]) -> dict[str, float]:
         if not rows or not names:
             continue
         matrix = np.array([[terms.get(term, 0.0) / seconds for term in names] for terms, seconds in rows])
+        target = np.ones(len(rows))
+        # A weak pull towards the current constants (each as strong as a
+        # fraction of one measurement), so that a term the sweep hardly
+        # separates from another keeps a sensible value instead of falling to 0.
+        prior = np.diag([_PRIOR_WEIGHT / current[term] for term in names])
+        matrix = np.vstack([matrix, prior])
+        target = np.concatenate([target, np.full(len(names), _PRIOR_WEIGHT)])
         scale = matrix.max(axis=0)  # columns of similar size, for a well-conditioned solve
-        solution, _ = nnls(matrix / scale, np.ones(len(rows)))
+        solution, _ = nnls(matrix / scale, target)
         for term, value, column_scale in zip(names, solution, scale):
             constant = value / column_scale
             fitted[term] = constant if constant > 0 else current[term] * 1e-6
@@ -254,24 +297,24 @@ def plot(measurements: Sequence[Measurement], constants: dict[str, float], path:
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m arrayconv tune``."""
     parser = argparse.ArgumentParser(prog="python -m arrayconv tune", description=__doc__.splitlines()[0])
-    parser.add_argument("--channels", type=int, nargs="+", default=[1, 4, 16, 32],
+    parser.add_argument("--channels", type=int, nargs="+", default=[1, 4, 16, 32, 64],
                         help="channel counts of the sweep (C_in = C_out)")
     parser.add_argument("--max-kernel", type=int, default=8192, help="largest kernel size of the sweep")
     parser.add_argument("--length", type=int, default=4096, help="outputs per row")
-    parser.add_argument("--repeats", type=int, default=7, help="calls per backend and point (median)")
+    parser.add_argument("--rounds", type=int, default=9, help="interleaved timing rounds per point (median)")
     parser.add_argument("--output", help="config file to write (default: ARRAYCONV_CONFIG, else the user's config file)")
     parser.add_argument("--dry-run", action="store_true", help="fit and print, write nothing")
     parser.add_argument("--plot", metavar="PNG", help="draw measured and predicted times and the crossover")
     args = parser.parse_args(argv)
-    if args.max_kernel < 1 or args.length < 1 or args.repeats < 1 or min(args.channels) < 1:
-        parser.error("--channels, --max-kernel, --length and --repeats must be positive")
+    if args.max_kernel < 1 or args.length < 1 or args.rounds < 1 or min(args.channels) < 1:
+        parser.error("--channels, --max-kernel, --length and --rounds must be positive")
     missing = [name for name in TUNED_BACKENDS if name not in registry.available()]
     if missing:
         print(f"cannot tune: backend(s) {missing} not available ({registry.unavailable()})", file=sys.stderr)
         return 1
     points = sweep_points(args.channels, args.max_kernel, args.length)
     print(f"timing direct and fft at {len(points)} points on {threads.get()} threads ...", flush=True)
-    measurements = measure(points, repeats=args.repeats, progress=lambda text: print(text, flush=True))
+    measurements = measure(points, rounds=args.rounds, progress=lambda text: print(text, flush=True))
     fitted = fit(measurements)
     before = prediction_error(measurements, dict(config.routing_key()))
     after = prediction_error(measurements, fitted)

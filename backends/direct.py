@@ -82,7 +82,8 @@ def _plan(spec: ConvSpec, configured_threads: int) -> tuple[int, int, int]:
     """
     num_threads = 1 if spec.macs < _PARALLEL_MIN_MACS else configured_threads
     if not uses_gemm(spec):
-        return num_threads, 0, 0
+        # the loops path shares out whole output rows
+        return max(1, min(num_threads, spec.batch * spec.output_channels)), 0, 0
     if _blas_threads.shared_pin() is None:
         num_threads = 1  # the BLAS cannot be kept to one thread: let it thread each GEMM
     cols, rows = _gemm_blocks(spec)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -45,7 +46,9 @@ _NO_BIAS = {name: np.zeros(0, dtype=name) for name in _COMPLEX}
 
 # Frames, spectra and output frames of one chunk of columns stay within this
 # many bytes (so memory is bounded whatever the signal's length).
-_CHUNK_BYTES = 48 << 20
+_CHUNK_BYTES = 12 << 20
+# Each calling thread keeps a scratch block up to this size between calls.
+_SCRATCH_KEEP = 16 << 20
 # Longest transform considered.
 _MAX_LENGTH = 1 << 22
 # The contraction runs as BLAS GEMMs when each group's weight matrix has at
@@ -58,13 +61,20 @@ _GEMM_MIN_ENTRIES = 512 * 512
 _CONTRACT_BYTES = 256 << 10
 # Columns per work item of the tiled contraction.
 _TILE_COLUMNS = 16
-# Below this predicted single-thread time, one thread (waking others costs more).
+# Below this predicted single-thread work (the fixed cost aside), one thread:
+# waking others costs more.
 _PARALLEL_MIN_SECONDS = 100e-6
 
 
 @functools.lru_cache(maxsize=1)
 def _fast_lengths() -> np.ndarray:
-    """The 2-3-5-smooth numbers up to _MAX_LENGTH, ascending."""
+    """Transform lengths MKL runs fast, ascending, up to _MAX_LENGTH.
+
+    2-3-5-smooth numbers with a factor of 8 (or powers of two below 8):
+    measured here, odd lengths cost about 4x per point what powers of two
+    do, lengths with a single factor of 2 about 2x, and those with a factor
+    of 8 within 1.4x.
+    """
     lengths = []
     power2 = 1
     while power2 <= _MAX_LENGTH:
@@ -72,7 +82,8 @@ def _fast_lengths() -> np.ndarray:
         while power3 <= _MAX_LENGTH:
             value = power3
             while value <= _MAX_LENGTH:
-                lengths.append(value)
+                if value % 8 == 0 or value == power2:
+                    lengths.append(value)
                 value *= 5
             power3 *= 3
         power2 *= 2
@@ -142,7 +153,8 @@ def _plan(spec: ConvSpec, configured_threads: int, routing_key: tuple) -> FFTPla
     if best is None:  # supports() keeps such calls away
         raise ValueError(f"a kernel of {taps} taps per phase exceeds the longest transform ({_MAX_LENGTH})")
     seconds, n, block, blocks, terms = best
-    num_threads = 1 if seconds < _PARALLEL_MIN_SECONDS else configured_threads
+    work_seconds = seconds - terms["fft_call"] * constants["fft_call"]
+    num_threads = 1 if work_seconds < _PARALLEL_MIN_SECONDS else configured_threads
     terms = _per_thread(terms, num_threads)
     seconds = routing.predict(terms, constants)
     is_complex = np.dtype(spec.compute_dtype).kind == "c"
@@ -157,13 +169,17 @@ def _plan(spec: ConvSpec, configured_threads: int, routing_key: tuple) -> FFTPla
                    tuple(terms.items()), seconds)
 
 
-def _weight_spectrum(spec: ConvSpec, w: np.ndarray, plan: FFTPlan) -> np.ndarray:
+def _weight_spectrum(spec: ConvSpec, w: np.ndarray, plan: FFTPlan,
+                     scratch: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """The spectrum of the reversed polyphase weights, laid out for the contraction.
 
     Phase p of input channel c becomes channel c*stride + p, holding taps
     k = stride*q + p.  Correlation with w is convolution with w reversed, so
     the reversed taps are transformed (no conjugation pass) and each output
-    frame's valid samples are its last B.
+    frame's valid samples are its last B.  For the tiled contraction the
+    result is (C_out, C', F), written into ``scratch`` = (a (C_out, C', n)
+    frame, the spectrum) when given; for the GEMM contraction it is
+    (groups, F, O, C').
     """
     stride, taps = spec.stride, plan.taps
     cout, cin_g, ksize = w.shape
@@ -171,14 +187,20 @@ def _weight_spectrum(spec: ConvSpec, w: np.ndarray, plan: FFTPlan) -> np.ndarray
         padded = np.zeros((cout, cin_g, taps * stride), dtype=w.dtype)
         padded[:, :, :ksize] = w
         w = padded.reshape(cout, cin_g, taps, stride).transpose(0, 1, 3, 2).reshape(cout, cin_g * stride, taps)
-    reversed_taps = np.ascontiguousarray(w[:, :, ::-1])
+    reversed_taps = w[:, :, ::-1]
     transform = mkl_fft.fft if np.iscomplexobj(w) else mkl_fft.rfft
     if not plan.use_gemm:
-        # (C_out, C', F); mkl_fft may return other memory orders (where an axis has length 1)
-        return np.ascontiguousarray(transform(reversed_taps, n=plan.length, axis=-1))
-    # (groups, F, O, C'): one matrix per group and frequency.  Transforming
-    # along the first axis of (K', C_out, C') writes the spectrum frequency-major,
-    # far cheaper than transposing it afterwards.
+        if scratch is None:
+            # mkl_fft may return other memory orders (where an axis has length 1)
+            return np.ascontiguousarray(transform(np.ascontiguousarray(reversed_taps), n=plan.length, axis=-1))
+        frame, spectrum = scratch
+        frame[:, :, :taps] = reversed_taps
+        frame[:, :, taps:] = 0
+        _transform(transform, frame, spectrum)
+        return spectrum
+    # One matrix per group and frequency.  Transforming along the first axis
+    # of (K', C_out, C') writes the spectrum frequency-major, far cheaper
+    # than transposing it afterwards.
     spectrum = transform(np.ascontiguousarray(reversed_taps.transpose(2, 0, 1)), n=plan.length, axis=0)
     groups = spec.groups
     return np.ascontiguousarray(spectrum.reshape(-1, groups, cout // groups, cin_g * stride).transpose(1, 0, 2, 3))
@@ -279,6 +301,34 @@ def effective_threads(plan: FFTPlan) -> int:
     return max(1, min(plan.threads, omp_max_threads(), _mkl_runtime.max_threads()))
 
 
+_local = threading.local()
+
+
+def _scratch(layout: list[tuple[tuple[int, ...], Any]]) -> list[np.ndarray]:
+    """Uninitialised arrays of the given shapes and dtypes, 64-byte aligned, in one block.
+
+    The block is kept per thread (up to _SCRATCH_KEEP bytes) and reused by
+    the thread's next call: fresh large allocations come from the kernel as
+    zeroed pages, and faulting them in cost more than the transforms in
+    calls of a few milliseconds.  The arrays live only during the call.
+    """
+    counts = [math.prod(shape) for shape, _ in layout]
+    itemsizes = [np.dtype(dtype).itemsize for _, dtype in layout]
+    sizes = [-(-count * itemsize // 64) * 64 for count, itemsize in zip(counts, itemsizes)]
+    total = sum(sizes) + 64
+    block = getattr(_local, "block", None)
+    if block is None or block.nbytes < total:
+        block = np.empty(total, dtype=np.uint8)
+        if total <= _SCRATCH_KEEP:
+            _local.block = block
+    offset = -block.ctypes.data % 64
+    arrays = []
+    for (shape, dtype), count, itemsize, size in zip(layout, counts, itemsizes, sizes):
+        arrays.append(block[offset : offset + count * itemsize].view(dtype).reshape(shape))
+        offset += size
+    return arrays
+
+
 def _run_plan(spec: ConvSpec, plan: FFTPlan, x: np.ndarray, w: np.ndarray, b: np.ndarray | None,
               out: np.ndarray, num_threads: int) -> None:
     dtype = spec.compute_dtype
@@ -288,11 +338,8 @@ def _run_plan(spec: ConvSpec, plan: FFTPlan, x: np.ndarray, w: np.ndarray, b: np
     cout = spec.output_channels
     freqs = n if is_complex else n // 2 + 1
     complex_dtype = _COMPLEX[dtype]
-    weights = _weight_spectrum(spec, w, plan)
-    frames = np.empty((chunk, phases_in, n), dtype=dtype)
-    spectra = np.empty((chunk, phases_in, freqs), dtype=complex_dtype)
-    products = np.empty((chunk, cout, freqs), dtype=complex_dtype)
-    out_frames = np.empty((chunk, cout, n), dtype=dtype)
+    layout = [((chunk, phases_in, n), dtype), ((chunk, phases_in, freqs), complex_dtype),
+              ((chunk, cout, freqs), complex_dtype), ((chunk, cout, n), dtype)]
     cin_g = spec.in_channels_per_group * spec.stride
     cout_g = spec.out_channels_per_group
     if plan.use_gemm:
@@ -302,13 +349,18 @@ def _run_plan(spec: ConvSpec, plan: FFTPlan, x: np.ndarray, w: np.ndarray, b: np
         items_wanted = 4 * num_threads
         if spec.groups * -(-freqs // freq_chunk) < items_wanted:
             freq_chunk = max(1, -(-freqs * spec.groups // items_wanted))
-        work = np.empty((num_threads, freq_chunk * (cin_g + cout_g) * chunk), dtype=complex_dtype)
+        layout.append(((num_threads, freq_chunk * (cin_g + cout_g) * chunk), complex_dtype))
         pin = _blas_threads.shared_pin() if num_threads > 1 else None
+        frames, spectra, products, out_frames, work = _scratch(layout)
+        weights = _weight_spectrum(spec, w, plan)
     else:
         real = np.float32 if complex_dtype == np.complex64 else np.float64
         double = real == np.float64
         column_block = min(chunk, _TILE_COLUMNS)
-        work = np.empty((num_threads, tile_buffer_size(double, cin_g, cout_g, column_block)), dtype=real)
+        layout.append(((num_threads, tile_buffer_size(double, cin_g, cout_g, column_block)), real))
+        layout += [((cout, cin_g, n), dtype), ((cout, cin_g, freqs), complex_dtype)]
+        frames, spectra, products, out_frames, work, weight_frame, weights = _scratch(layout)
+        weights = _weight_spectrum(spec, w, plan, (weight_frame, weights))
     bias = _NO_BIAS[dtype] if b is None else b
     mode = _MODE_CODE[spec.padding_mode]
     for first in range(0, plan.columns, chunk):

@@ -119,6 +119,7 @@ def test_transform_lengths_are_fast_and_memory_is_bounded():
     spec = arrayconv.shape.normalize(x, w, padding=1024)
     plan = fft.FFTBackend().plan(spec)
     n = plan.length
+    assert plan.length % 8 == 0
     for factor in (2, 3, 5):
         while n % factor == 0:
             n //= factor

@@ -41,6 +41,8 @@ class TorchReference:
             import torch
         except ImportError:
             raise NotImplementedError("torch is not installed")
+        if not CASES[case].torch:
+            raise NotImplementedError(f"torch is not run on {case} (minutes or tens of GB per call)")
         self.torch = torch
         torch.set_num_threads(THREADS)
         x, w, b = make_arrays(CASES[case])
@@ -54,6 +56,24 @@ class TorchReference:
     def peakmem_conv1d(self, case):
         with self.torch.no_grad():
             self.torch.nn.functional.conv1d(self.x, self.w, self.b, **self.kwargs)
+
+
+class ScipyReference:
+    """scipy.signal.oaconvolve on the single-channel cases (the FFT reference outside torch)."""
+
+    params = [[name for name, case in CASES.items() if case.scipy]]
+    param_names = ["case"]
+    timeout = 300
+
+    def setup(self, case):
+        from scipy.signal import oaconvolve
+
+        x, w, _ = make_arrays(CASES[case])
+        self.oaconvolve = oaconvolve
+        self.signal, self.taps = x[0, 0], w[0, 0, ::-1].copy()
+
+    def time_oaconvolve(self, case):
+        self.oaconvolve(self.signal, self.taps, mode="valid")
 
 
 class CallOverhead:
