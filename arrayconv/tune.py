@@ -188,7 +188,7 @@ def fit(measurements: Sequence[Measurement]) -> dict[str, float]:
         solution, _ = nnls(matrix / scale, target)
         for term, value, column_scale in zip(names, solution, scale):
             constant = value / column_scale
-            fitted[term] = constant if constant > 0 else current[term] * 1e-6
+            fitted[term] = float(constant) if constant > 0 else current[term] * 1e-6
     return fitted
 
 
@@ -242,7 +242,7 @@ def write_routing(constants: dict[str, float], path: str, note: str = "") -> Non
             lines.append(f"\n[{key}]")
             lines.extend(f"{k} = {_toml_value(v)}" for k, v in value.items())
     lines.append("\n[routing]")
-    lines.extend(f"{name} = {value!r}" for name, value in sorted(routing_table.items()))
+    lines.extend(f"{name} = {float(value)!r}" for name, value in sorted(routing_table.items()))
     directory = os.path.dirname(path)
     if directory:
         os.makedirs(directory, exist_ok=True)

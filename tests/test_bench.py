@@ -52,3 +52,20 @@ def test_bench_command_runs():
 def test_bench_command_rejects_unknown_case():
     out = subprocess.run([sys.executable, "-m", "arrayconv", "bench", "nope"], capture_output=True, text=True)
     assert out.returncode == 2 and "unknown case" in out.stderr
+
+
+def test_scipy_reference_computes_the_same_correlation():
+    """The oaconvolve timing is of the same result, or the comparison would mean nothing."""
+    case = bench.BenchCase((1, 1, 5000), (1, 1, 301), scipy=True)
+    x, w, b = bench.make_arrays(case)
+    expected = arrayconv.conv1d(x, w, b)[0, 0]
+    np.testing.assert_allclose(bench._scipy_oaconvolve(x, w, b)(), expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="peak memory is read from /proc (Linux only)")
+def test_long_float64_case_runs_in_bounded_memory():
+    """Issue 4's bar: long_f64 (torch tries to allocate tens of GB) stays under 1 GB."""
+    pytest.importorskip("arrayconv.backends.fft", reason="mkl-fft is not installed on this platform")
+    extra = bench.call_peak_memory("long_f64", "arrayconv", 2)
+    output_bytes = 4 * 16 * 32768 * 8
+    assert output_bytes < extra < 2**30

@@ -1,0 +1,89 @@
+"""``python -m arrayconv tune``: the sweep, the fit, the config file and the plot."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import arrayconv
+from arrayconv import config, routing, tune
+
+pytest.importorskip("arrayconv.backends.fft", reason="mkl-fft is not installed on this platform")
+
+
+def test_sweep_covers_kernels_and_channels_within_budget():
+    points = tune.sweep_points()
+    kernels = {p.kernel_size for p in points}
+    assert min(kernels) == 1 and max(kernels) == 8192
+    assert {p.channels for p in points} == {1, 4, 16, 32, 64}
+    assert all(p.channels**2 * p.kernel_size * p.length_out <= tune._MAX_SWEEP_MACS for p in points)
+
+
+def test_fit_recovers_known_constants():
+    """Times made from known constants (with 5% noise) give those constants back."""
+    rng = np.random.default_rng(0)
+    truth = {name: value * rng.uniform(0.5, 2.0) for name, value in routing.DEFAULTS.items()}
+    measurements = []
+    for point in tune.sweep_points(channels=(1, 4, 16, 32), max_kernel=2048):
+        spec = arrayconv.shape.normalize(*point.arrays())
+        m = tune.Measurement(point)
+        for name in tune.TUNED_BACKENDS:
+            m.terms[name] = arrayconv.backends.get(name).cost_terms(spec)
+            m.seconds[name] = routing.predict(m.terms[name], truth) * rng.uniform(0.95, 1.05)
+        measurements.append(m)
+    fitted = tune.fit(measurements)
+    errors = tune.prediction_error(measurements, fitted)
+    assert max(errors.values()) < 0.1
+    for name in ("direct_call", "direct_gemm_mac", "direct_loops_mac", "fft_call", "fft_transform"):
+        assert fitted[name] == pytest.approx(truth[name], rel=0.35), name
+
+
+def test_write_routing_keeps_other_settings(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text('backend = "direct"\nskip = ["x"]\nthreads = 2\n[routing]\nfft_call = 1.0\nother_rate = 3.0\n')
+    tune.write_routing({"fft_call": 2.5e-5, "direct_call": 1e-6}, str(path), note="test")
+    import tomllib
+
+    table = tomllib.loads(path.read_text())
+    assert table["backend"] == "direct" and table["skip"] == ["x"] and table["threads"] == 2
+    assert table["routing"] == {"fft_call": 2.5e-5, "direct_call": 1e-6, "other_rate": 3.0}
+
+
+def test_tune_command_writes_constants_the_policy_then_uses(tmp_path):
+    output = tmp_path / "tuned.toml"
+    plot = tmp_path / "crossover.png"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARRAYCONV_")}
+    completed = subprocess.run(
+        [sys.executable, "-m", "arrayconv", "tune", "--channels", "1", "4", "--max-kernel", "8",
+         "--length", "256", "--rounds", "1", "--output", str(output), "--plot", str(plot)],
+        capture_output=True, text=True, timeout=600, env=env,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "[1/" in completed.stdout and "fitted constants" in completed.stdout  # progress and result
+    assert output.exists() and plot.exists() and plot.read_bytes()[:4] == b"\x89PNG"
+    os.environ["ARRAYCONV_CONFIG"] = str(output)
+    try:
+        config.reload()
+        table, source = config.lookup("routing")
+        assert set(table) >= {"direct_call", "fft_call"} and source == f"config file {output}"
+        assert arrayconv.explain((1, 1, 100), (1, 1, 3)).estimates["direct"] > 0
+    finally:
+        del os.environ["ARRAYCONV_CONFIG"]
+        config.reload()
+
+
+def test_tune_command_rejects_bad_arguments():
+    completed = subprocess.run([sys.executable, "-m", "arrayconv", "tune", "--rounds", "0"],
+                               capture_output=True, text=True)
+    assert completed.returncode == 2 and "must be positive" in completed.stderr
+
+
+def test_routing_report_computes_regret(monkeypatch, capsys):
+    from arrayconv import bench
+
+    monkeypatch.setattr(tune, "sweep_points", lambda: [tune.SweepPoint(1, 3, 256), tune.SweepPoint(4, 300, 512)])
+    assert bench.main(["--routing", "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "| 1 | 3 |" in out and "worst regret" in out
