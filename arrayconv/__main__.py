@@ -63,6 +63,13 @@ def info() -> int:
     print(f"backends available: {', '.join(registry.available()) or 'none'}")
     for name, reason in registry.unavailable().items():
         print(f"  not loadable: {name} ({reason})")
+    if "fft" in registry.available():
+        import mkl_fft
+
+        from .backends import _mkl_runtime
+
+        print(f"  fft: mkl-fft {mkl_fft.__version__}, MKL threading layer {_mkl_runtime.threading_layer()} "
+              f"(MKL_THREADING_LAYER={os.environ.get('MKL_THREADING_LAYER', 'unset')})")
     try:
         settings = config.describe()
     except (TypeError, ValueError) as error:

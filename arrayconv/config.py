@@ -23,8 +23,8 @@ The file holds the same keys at the top level::
     backend = "direct"          # force a backend
     skip = ["fft"]              # never pick these automatically
     threads = 2
-    [routing]                   # constants of the backends' cost models
-    direct_gemm_macs_per_second = 4.0e10
+    [routing]                   # constants of the cost models (arrayconv.routing)
+    fft_call = 5.7e-5
 """
 
 from __future__ import annotations
@@ -162,19 +162,32 @@ def _static_settings() -> dict[str, tuple[Any, str]]:
 
 
 def lookup(key: str) -> tuple[Any, str]:
-    """The effective value of ``key`` and where it came from ("default" if nowhere)."""
+    """The effective value of ``key`` and where it came from ("default" if nowhere).
+
+    The ``routing`` table is merged across layers, a more specific layer's
+    constant winning: a context that sets one constant keeps the others the
+    file (say, from ``tune``) set.
+    """
+    if key == "routing":
+        layers = [found for found in (_static_settings().get(key), _global.get(key), _context.get().get(key)) if found]
+        if not layers:
+            return _default(key), "default"
+        merged: dict[str, float] = {}
+        for table, _ in layers:
+            merged.update(table)
+        return merged, " over ".join(source for _, source in reversed(layers))
     found = _context.get().get(key) or _global.get(key) or _static_settings().get(key)
     if found is None:
         return _default(key), "default"
-    if key == "routing":
-        return dict(found[0]), found[1]  # a fresh dict: the stored table stays validated
     return found
 
 
-def routing_key() -> tuple[tuple[str, float], ...]:
-    """The effective routing table as sorted pairs, without copying (the policy's cache key)."""
-    found = _context.get().get("routing") or _global.get("routing") or _static_settings().get("routing")
-    return () if found is None else found[0]
+def routing_key() -> tuple[tuple[tuple[str, float], ...], ...]:
+    """The routing tables of the file/environment, set_config and context layers, least
+    specific first, as stored (hashable, not merged: the policy's cache key; merge
+    with :func:`arrayconv.routing.constants`)."""
+    layers = (_static_settings().get("routing"), _global.get("routing"), _context.get().get("routing"))
+    return tuple(found[0] for found in layers if found)
 
 
 def get_config() -> dict[str, Any]:

@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from . import _interop, policy, shape
 
 __all__ = ["explain", "Explanation"]
@@ -54,15 +52,6 @@ def _format_seconds(seconds: float) -> str:
     return f"{seconds * 1e9:.3g} ns"
 
 
-def _placeholder(value: Any, name: str, dtype: Any) -> Any:
-    """An array for a shape (a tuple or list of ints), taking no memory; arrays pass through."""
-    if isinstance(value, (tuple, list)):
-        if not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 0 for n in value):
-            raise TypeError(f"{name} must be an array or a shape of non-negative ints, got {name}={value!r}")
-        return np.broadcast_to(np.zeros((), dtype=dtype), tuple(int(n) for n in value))
-    return value
-
-
 def explain(
     input: Any,
     weight: Any,
@@ -91,8 +80,8 @@ def explain(
     dtype : dtype, default float32
         The dtype of arguments given as shapes.
     device : str, optional
-        The device of arguments given as shapes (default ``"cpu"``); for
-        arrays, their own.
+        The device of arguments given as shapes (default ``"cpu"``); arrays
+        are on their own device (passing both is a TypeError).
 
     Returns
     -------
@@ -108,11 +97,17 @@ def explain(
     >>> arrayconv.explain((1, 8, 100), (8, 8, 3), backend="direct").source
     'the backend argument'
     """
-    x = _placeholder(input, "input", dtype)
-    w = _placeholder(weight, "weight", dtype)
-    b = _placeholder(bias, "bias", dtype)
+    x = shape.placeholder(input, "input", dtype)
+    w = shape.placeholder(weight, "weight", dtype)
+    b = shape.placeholder(bias, "bias", dtype)
     spec = shape.normalize(x, w, b, stride, padding, dilation, groups, padding_mode)
-    if device is None:
-        device = _interop.device_name(input) if x is input else "cpu"
+    if x is input:  # arrays: their own device
+        if device is not None:
+            raise TypeError(f"device applies to shapes only (arrays are where they are), got device={device!r}")
+        device = _interop.device_name(input)
+    elif device is None:
+        device = "cpu"
+    elif not isinstance(device, str):
+        raise TypeError(f"device must be a str such as 'cpu' or 'cuda:0', got device={device!r}")
     decision = policy.decide(spec, device, backend)
     return Explanation(decision.backend.name, decision.source, decision.estimates, decision.unable, spec)

@@ -45,7 +45,9 @@ def conv1d(
         How the padding is filled, as ``torch.nn.Conv1d`` fills it.
     backend : str, optional
         Force a backend (see ``arrayconv.backends.available()``); by default
-        the cheapest able one runs.
+        the configured one (:mod:`arrayconv.config`), else the cheapest able
+        one by the cost model; ``"auto"``: the cost model, whatever the
+        configuration says.
 
     Returns
     -------

@@ -35,6 +35,8 @@ class Decision(NamedTuple):
 def _forced(spec: ConvSpec, device: str, backend: str | None) -> tuple[Backend, str] | None:
     """The forced backend and who forced it, or None when the cost model decides."""
     source = "the backend argument"
+    if backend == "auto":  # the caller asks for the cost model, whatever the settings say
+        return None
     if backend is None:
         backend, setting_source = config.lookup("backend")
         source = f"the backend setting ({setting_source})"

@@ -66,9 +66,12 @@ def predict(terms: Mapping[str, float], constants: Mapping[str, float]) -> float
 
 
 @functools.lru_cache(maxsize=64)
-def constants(routing_key: tuple[tuple[str, float], ...]) -> dict[str, float]:
-    """:func:`current` for a routing table given as :func:`arrayconv.config.routing_key` pairs (cached).
+def constants(routing_key: tuple[tuple[tuple[str, float], ...], ...]) -> dict[str, float]:
+    """The defaults with each layer of :func:`arrayconv.config.routing_key` over them (cached).
 
     The result is shared: do not modify it.
     """
-    return current(dict(routing_key))
+    merged = dict(DEFAULTS)
+    for layer in routing_key:
+        merged.update(layer)
+    return merged

@@ -608,3 +608,21 @@ def check_state(config: LayerConfig, state: Any) -> tuple[Any, Any]:
                 f"got bias.shape={tuple(bias.shape)}"
             )
     return weight, bias
+
+
+def placeholder(value: Any, name: str, dtype: Any) -> Any:
+    """A zero-memory NumPy array of ``dtype`` for a shape (a tuple or list of
+    non-negative ints); an array (or None) is returned as it is.
+
+    For :func:`arrayconv.explain`, which takes shapes where conv1d takes arrays.
+
+    Examples
+    --------
+    >>> placeholder((2, 3), "input", "float32").shape
+    (2, 3)
+    """
+    if not isinstance(value, (tuple, list)):
+        return value
+    if not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 0 for n in value):
+        raise TypeError(f"{name} must be an array or a shape of non-negative ints, got {name}={value!r}")
+    return np.broadcast_to(np.zeros((), dtype=_layer_dtype(dtype)), tuple(int(n) for n in value))

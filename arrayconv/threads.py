@@ -15,12 +15,14 @@ tried would hang.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from . import config
 
 __all__ = ["get", "set_num_threads"]
 
 _fallback: int | None = None
+_openmp_limit: Callable[[], int] | None = None
 
 
 def _usable_cores() -> int:
@@ -40,20 +42,26 @@ def _openmp_default() -> int:
 
 
 def get() -> int:
-    """Threads a parallel kernel may use.
+    """Threads a parallel kernel may use: the setting, within OpenMP's limit.
 
     Examples
     --------
     >>> get() >= 1
     True
     """
-    global _fallback
+    global _fallback, _openmp_limit
     value = config.lookup("threads")[0]
-    if value is not None:
-        return value
-    if _fallback is None:
-        _fallback = _openmp_default()
-    return _fallback
+    if value is None:
+        if _fallback is None:
+            _fallback = _openmp_default()
+        value = _fallback
+    if _openmp_limit is None:
+        from .backends._direct import omp_max_threads
+
+        _openmp_limit = omp_max_threads
+    # OpenMP's own limit for this thread (threadpoolctl's threadpool_limits,
+    # omp_set_num_threads) caps the kernels, so it caps the plans too
+    return max(1, min(value, _openmp_limit()))
 
 
 def set_num_threads(count: int | None) -> None:

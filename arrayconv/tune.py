@@ -65,10 +65,15 @@ _MAX_SWEEP_MACS = 3e10
 
 def sweep_points(channels: Iterable[int] = (1, 4, 16, 32, 64), max_kernel: int = 8192,
                  length_out: int = 4096) -> list[SweepPoint]:
-    """K = 1, 2, 4, ... max_kernel and the odd sizes between, for each channel count.
+    """K = 1, 2, 4, ... max_kernel and 1.5 * 2**p + 1 between them, for each channel count.
 
     Points whose direct call would exceed about 3e10 multiply-accumulates are
     left out (only wide layers with the longest kernels).
+
+    Examples
+    --------
+    >>> [p.kernel_size for p in sweep_points(channels=[4], max_kernel=16)]
+    [1, 2, 4, 7, 8, 13, 16]
     """
     kernels = sorted({k for power in range(int(math.log2(max_kernel)) + 1)
                       for k in (2**power, 3 * 2**power // 2 + 1) if 1 <= k <= max_kernel})
@@ -100,6 +105,11 @@ class Measurement:
         not information.
         """
         return None if self.chosen is None else self.seconds[self.chosen] / self.best
+
+    @property
+    def timed_regret(self) -> float | None:
+        """The automatic call's own timing over the faster backend's (routing overhead and noise included)."""
+        return self.seconds["auto"] / self.best if "auto" in self.seconds else None
 
 
 def _interleaved_medians(functions: dict[str, Callable[[], Any]], rounds: int, min_time: float,
@@ -316,7 +326,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"timing direct and fft at {len(points)} points on {threads.get()} threads ...", flush=True)
     measurements = measure(points, rounds=args.rounds, progress=lambda text: print(text, flush=True))
     fitted = fit(measurements)
-    before = prediction_error(measurements, dict(config.routing_key()))
+    before = prediction_error(measurements, config.lookup("routing")[0])
     after = prediction_error(measurements, fitted)
     print("fitted constants (seconds per unit):")
     for name, value in sorted(fitted.items()):
@@ -331,5 +341,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     path = args.output or os.environ.get("ARRAYCONV_CONFIG") or config.user_config_path()
     write_routing(fitted, path, note=f"[routing] written by `python -m arrayconv tune` on {time.strftime('%Y-%m-%d')}")
     config.reload()
-    print(f"written to {path}; the cost model uses them from now on")
+    read = os.environ.get("ARRAYCONV_CONFIG") or config.user_config_path()
+    if os.path.abspath(path) == os.path.abspath(read):
+        print(f"written to {path}; the cost model uses them from now on")
+    else:
+        print(f"written to {path}; it is not the file arrayconv reads ({read}): "
+              f"set ARRAYCONV_CONFIG={path} to use them")
     return 0

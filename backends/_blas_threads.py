@@ -90,11 +90,18 @@ def find_pin() -> BlasPin | None:
 
 _UNSET = object()
 _shared: Any = _UNSET  # a BlasPin, or None where the BLAS was not found
+_shared_lock = threading.Lock()
 
 
 def shared_pin() -> BlasPin | None:
-    """The process's one pin for scipy's BLAS (found on first use), shared by all backends."""
+    """The process's one pin for scipy's BLAS (found on first use), shared by all backends.
+
+    One object for every caller: two pins would each count their own users,
+    and one could restore the BLAS's threads while the other's calls run.
+    """
     global _shared
     if _shared is _UNSET:
-        _shared = find_pin()
+        with _shared_lock:
+            if _shared is _UNSET:
+                _shared = find_pin()
     return _shared

@@ -351,6 +351,9 @@ def _run_plan(spec: ConvSpec, plan: FFTPlan, x: np.ndarray, w: np.ndarray, b: np
             freq_chunk = max(1, -(-freqs * spec.groups // items_wanted))
         layout.append(((num_threads, freq_chunk * (cin_g + cout_g) * chunk), complex_dtype))
         pin = _blas_threads.shared_pin() if num_threads > 1 else None
+        gemm_threads = num_threads
+        if pin is None:
+            gemm_threads = 1  # a BLAS we cannot hold to one thread threads each GEMM itself
         frames, spectra, products, out_frames, work = _scratch(layout)
         weights = _weight_spectrum(spec, w, plan)
     else:
@@ -371,10 +374,10 @@ def _run_plan(spec: ConvSpec, plan: FFTPlan, x: np.ndarray, w: np.ndarray, b: np
         _transform(mkl_fft.fft if is_complex else mkl_fft.rfft, frame_view, spectra[:count])
         if plan.use_gemm:
             if pin is None:
-                contract_gemm(spectra[:count], weights, products[:count], freq_chunk, num_threads, work)
+                contract_gemm(spectra[:count], weights, products[:count], freq_chunk, gemm_threads, work)
             else:
                 with pin:
-                    contract_gemm(spectra[:count], weights, products[:count], freq_chunk, num_threads, work)
+                    contract_gemm(spectra[:count], weights, products[:count], freq_chunk, gemm_threads, work)
         else:
             contract_tiles(spectra[:count].view(real), weights.view(real), products[:count].view(real),
                            spec.groups, column_block, num_threads, work)

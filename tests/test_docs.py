@@ -19,6 +19,10 @@ MODULES = [
     "arrayconv.config",
     "arrayconv.backends",
     "arrayconv.backends.direct",
+    "arrayconv.backends.fft",
+    "arrayconv.routing",
+    "arrayconv.explain",
+    "arrayconv.tune",
     "arrayconv.__main__",
 ]
 README = pathlib.Path(__file__).resolve().parent.parent / "README.md"

@@ -104,14 +104,15 @@ def test_forced_plans_are_taken():
 
 @pytest.mark.parametrize("stride,dilation", [(1, 1), (4, 1), (1, 3), (3, 2)])
 def test_plan_computes_no_discarded_outputs(stride, dilation):
-    """Stride and dilation shorten the work: frames cover only the outputs kept."""
+    """Stride and dilation shorten the work: the frames hold about L_out outputs (not stride * L_out)
+    and transforms of about K / stride taps (not the dilated extent)."""
     x, w = np.ones((1, 2, 20000), np.float32), np.ones((2, 2, 257), np.float32)
     spec = arrayconv.shape.normalize(x, w, stride=stride, dilation=dilation)
     plan = fft.FFTBackend().plan(spec)
     assert plan.taps == -(-257 // stride)
-    outputs_per_residue = -(-spec.length_out // dilation)
-    assert plan.blocks * plan.block < outputs_per_residue + plan.block
-    assert plan.residues == min(dilation, spec.length_out)
+    frame_outputs = plan.residues * plan.blocks * plan.block
+    assert spec.length_out <= frame_outputs < spec.length_out + plan.residues * plan.block
+    assert plan.length < 2 * spec.length_out  # not a transform of the whole strided signal
 
 
 def test_transform_lengths_are_fast_and_memory_is_bounded():
@@ -141,11 +142,29 @@ def test_accuracy_against_double_precision(dtype, bound):
     assert np.abs(y - exact).max() <= bound * np.abs(exact).max()
 
 
+@contextmanager
+def direct_calls():
+    """Count the calls that reach the direct backend's run()."""
+    direct = arrayconv.backends.get("direct")
+    calls = []
+    original = type(direct).run
+
+    def counting(self, *args):
+        calls.append(args[0])
+        return original(self, *args)
+
+    type(direct).run = counting
+    try:
+        yield calls
+    finally:
+        type(direct).run = original
+
+
 @pytest.mark.parametrize("where", ["input", "weight", "both"])
 @pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
 @pytest.mark.parametrize("padding_mode", ["zeros", "circular"])
 def test_non_finite_values_give_the_direct_result(where, value, padding_mode):
-    """NaN and Inf stay where the direct definition puts them (the call runs on direct)."""
+    """NaN and Inf stay where the direct definition puts them: the call runs on direct."""
     rng = np.random.default_rng(8)
     x = rng.standard_normal((2, 3, 3000)).astype(np.float32)
     w = rng.standard_normal((3, 3, 300)).astype(np.float32)
@@ -154,16 +173,39 @@ def test_non_finite_values_give_the_direct_result(where, value, padding_mode):
     if where in ("weight", "both"):
         w[0, 1, 5] = value
     expected = arrayconv.conv1d(x, w, padding=100, padding_mode=padding_mode, backend="direct")
-    result = arrayconv.conv1d(x, w, padding=100, padding_mode=padding_mode, backend="fft")
+    with direct_calls() as calls:
+        result = arrayconv.conv1d(x, w, padding=100, padding_mode=padding_mode, backend="fft")
+    assert len(calls) == 1
     np.testing.assert_array_equal(result, expected)
-    assert np.isfinite(result).any()  # the non-finite values did not spread everywhere
+    assert np.isfinite(result[0, 2]).all()  # channel 2 of item 0 sees no non-finite value
+    assert not np.isfinite(result).all()
 
 
-def test_large_finite_values_stay_correct():
-    """Values whose sum overflows in their own precision are neither misrouted nor wrong."""
-    x = np.full((1, 1, 4000), 3e37, np.float32)
-    w = np.full((1, 1, 300), 1e-38, np.float32)
-    np.testing.assert_array_equal(arrayconv.conv1d(x, w, backend="fft"), arrayconv.conv1d(x, w, backend="direct"))
+@pytest.mark.parametrize(
+    "x_value,w_value",
+    [(3e37, 1e-38),  # the input's spectrum would overflow
+     (1e-38, 3e37),  # the weight's
+     (1e19, 1e19)],  # the products
+)
+def test_values_that_could_overflow_a_spectrum_go_to_direct(x_value, w_value):
+    x = np.full((1, 2, 4000), x_value, np.float32)
+    w = np.full((1, 2, 300), w_value, np.float32)
+    expected = arrayconv.conv1d(x, w, backend="direct")
+    with direct_calls() as calls:
+        result = arrayconv.conv1d(x, w, backend="fft")
+    assert len(calls) == 1
+    np.testing.assert_array_equal(result, expected)
+
+
+def test_large_but_safe_values_stay_on_fft_and_accurate():
+    rng = np.random.default_rng(12)
+    x = (rng.standard_normal((1, 2, 4000)) * 1e15).astype(np.float32)
+    w = (rng.standard_normal((3, 2, 300)) * 1e10).astype(np.float32)
+    with direct_calls() as calls:
+        result = arrayconv.conv1d(x, w, backend="fft")
+    assert calls == []
+    exact = arrayconv.conv1d(x.astype(np.float64), w.astype(np.float64), backend="direct")
+    assert np.abs(result - exact).max() <= 1e-5 * np.abs(exact).max()
 
 
 def test_inputs_unchanged_and_results_not_aliased():

@@ -43,14 +43,15 @@ _INTERLEAVED = """
     failures = []
 
     def worker(index):
+        # every backend with every thread count, at once
         backend = ("fft", "direct")[index % 2]
         w = w_long if backend == "fft" else w_short
-        with arrayconv.config_context(threads=1 + index % 2):
+        with arrayconv.config_context(threads=1 + (index // 2) % 2):
             for _ in range(6):
                 if not np.array_equal(arrayconv.conv1d(x, w, backend=backend), expected[backend]):
                     failures.append(backend)
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(6)]
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
     for t in threads:
         t.start()
     for t in threads:
@@ -71,7 +72,7 @@ _INTERLEAVED = """
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the runtime check reads /proc/self/maps")
 def test_one_runtime_and_interleaved_calls_from_threads():
-    """direct and fft run interleaved from six threads with per-context limits; only libgomp is loaded."""
+    """direct and fft run at once from eight threads, each with 1 or 2 kernel threads; only libgomp is loaded."""
     report = _run(_INTERLEAVED)
     assert report["failures"] == []
     assert report["layer"] == "gnu"
@@ -105,7 +106,6 @@ def test_threadpool_limits_cap_mkl():
         import arrayconv
         from arrayconv.backends import _mkl_runtime, fft
         spec = arrayconv.shape.normalize(np.ones((8, 16, 50000), np.float32), np.ones((16, 16, 2049), np.float32))
-        assert fft.effective_threads(fft.FFTBackend().plan(spec)) == 2
         with threadpool_limits(limits=1):
             planned = fft.effective_threads(fft.FFTBackend().plan(spec))
             inside = _mkl_runtime.max_threads()

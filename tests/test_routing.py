@@ -132,3 +132,45 @@ def test_registering_a_backend_refreshes_cached_decisions(clean):
 def test_bad_shapes_are_type_errors(bad):
     with pytest.raises(TypeError, match="input"):
         arrayconv.explain(bad, (1, 1, 1))
+
+
+def test_auto_per_call_overrides_a_configured_backend(clean):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((1, 2, 20000)).astype(np.float32)
+    w = rng.standard_normal((2, 2, 1500)).astype(np.float32)
+    arrayconv.set_config(backend="direct")
+    assert arrayconv.explain(x, w).backend == "direct"
+    explanation = arrayconv.explain(x, w, backend="auto")
+    assert (explanation.backend, explanation.source) == ("fft", "cost model")
+    np.testing.assert_array_equal(arrayconv.conv1d(x, w, backend="auto"), arrayconv.conv1d(x, w, backend="fft"))
+
+
+def test_device_is_for_shapes_only(clean):
+    with pytest.raises(TypeError, match="device applies to shapes only"):
+        arrayconv.explain(np.zeros((1, 1, 8)), np.zeros((1, 1, 3)), device="cuda:0")
+    with pytest.raises(ValueError, match="no available backend .* 'direct': runs on the CPU only"):
+        arrayconv.explain((1, 1, 8), (1, 1, 3), device="cuda:0")  # as conv1d would raise
+
+
+def test_bad_dtype_is_named(clean):
+    with pytest.raises(TypeError, match="dtype"):
+        arrayconv.explain((1, 1, 8), (1, 1, 3), dtype="bogus")
+
+
+def test_routing_tables_merge_across_layers(clean, tmp_path, monkeypatch):
+    """A context that sets one constant keeps the others the file set."""
+    path = tmp_path / "config.toml"
+    path.write_text("[routing]\nfft_transform = 1e-9\ndirect_call = 2e-6\n")
+    monkeypatch.setenv("ARRAYCONV_CONFIG", str(path))
+    config.reload()
+    try:
+        with arrayconv.config_context(routing={"fft_call": 1e-4}):
+            table, source = config.lookup("routing")
+            assert table == {"fft_transform": 1e-9, "direct_call": 2e-6, "fft_call": 1e-4}
+            assert source == f"config_context over config file {path}"
+            merged = routing.constants(config.routing_key())
+            assert merged["fft_transform"] == 1e-9 and merged["fft_call"] == 1e-4
+            assert merged["fft_copy"] == routing.DEFAULTS["fft_copy"]
+    finally:
+        monkeypatch.delenv("ARRAYCONV_CONFIG")
+        config.reload()

@@ -68,7 +68,13 @@ def test_tune_command_writes_constants_the_policy_then_uses(tmp_path):
         config.reload()
         table, source = config.lookup("routing")
         assert set(table) >= {"direct_call", "fft_call"} and source == f"config file {output}"
-        assert arrayconv.explain((1, 1, 100), (1, 1, 3)).estimates["direct"] > 0
+        spec = arrayconv.shape.normalize(np.zeros((1, 1, 100), np.float32), np.zeros((1, 1, 3), np.float32))
+        merged = routing.current(table)
+        for name in ("direct", "fft"):
+            backend = arrayconv.backends.get(name)
+            expected = routing.predict(backend.cost_terms(spec), merged)
+            assert arrayconv.explain((1, 1, 100), (1, 1, 3)).estimates[name] == pytest.approx(expected)
+            assert expected != pytest.approx(routing.predict(backend.cost_terms(spec), routing.DEFAULTS))
     finally:
         del os.environ["ARRAYCONV_CONFIG"]
         config.reload()
