@@ -51,7 +51,7 @@ def _default(key: str) -> Any:
 _context: contextvars.ContextVar[dict[str, tuple[Any, str]]] = contextvars.ContextVar(
     "arrayconv_config", default={}
 )
-_global: dict[str, tuple[Any, str]] = {}
+_global: dict[str, tuple[Any, str]] = {}  # replaced whole on every change
 _static: dict[str, tuple[Any, str]] | None = None  # environment over file, read once
 _lock = threading.Lock()  # guards _global's read-modify-write in set_config
 if hasattr(os, "register_at_fork"):  # a child must not inherit a held lock
@@ -190,6 +190,28 @@ def routing_key() -> tuple[tuple[tuple[str, float], ...], ...]:
     return tuple(found[0] for found in layers if found)
 
 
+_snapshot: tuple[Any, ...] | None = None  # (context, global, static layers, the settings they give)
+
+
+def snapshot() -> tuple[tuple[Any, str], tuple[str, ...], int | None, tuple]:
+    """``(lookup("backend"), skip, threads, routing_key())`` in one call, for the per-call path.
+
+    Cached on the identity of the three layers (each is replaced whole,
+    never changed in place, and the cache holds them so no identity is
+    reused): a call made with the same settings as the last one pays one
+    context lookup and three identity checks.
+    """
+    global _snapshot
+    context, static = _context.get(), _static_settings()
+    cached = _snapshot
+    if cached is not None and cached[0] is context and cached[1] is _global and cached[2] is static:
+        return cached[3]
+    layers = (context, _global, static)
+    value = (lookup("backend"), lookup("skip")[0], lookup("threads")[0], routing_key())
+    _snapshot = (*layers, value)
+    return value
+
+
 def get_config() -> dict[str, Any]:
     """The effective settings.
 
@@ -218,13 +240,16 @@ def set_config(**settings: Any) -> None:
     1
     >>> set_config(threads=None)
     """
+    global _global
     validated = {key: _validate(key, value, "set_config") for key, value in settings.items()}
     with _lock:
+        updated = dict(_global)  # replaced, never changed in place: snapshot() keys on identity
         for key, value in validated.items():
             if settings[key] is None:
-                _global.pop(key, None)
+                updated.pop(key, None)
             else:
-                _global[key] = (value, "set_config")
+                updated[key] = (value, "set_config")
+        _global = updated
 
 
 @contextlib.contextmanager

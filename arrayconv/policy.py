@@ -104,10 +104,10 @@ def choose(spec: ConvSpec, device: str, backend: str | None = None) -> Backend:
     >>> choose(spec, "cpu").name
     'direct'
     """
-    forced = _forced(spec, device, backend)
-    if forced is not None:
-        return forced[0]
-    key = (spec, device, config.lookup("skip")[0], threads.get(), config.routing_key(), registry.generation())
+    (configured, _), skip, _, routing_key = config.snapshot()
+    if backend is not None and backend != "auto" or backend is None and configured is not None:
+        return _forced(spec, device, backend)[0]  # type: ignore[index]
+    key = (spec, device, skip, threads.get(), routing_key, registry.generation())
     chosen = _decisions.get(key)
     if chosen is None:
         chosen = _cheapest(spec, device)

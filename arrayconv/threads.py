@@ -50,7 +50,7 @@ def get() -> int:
     True
     """
     global _fallback, _openmp_limit
-    value = config.lookup("threads")[0]
+    value = config.snapshot()[2]
     if value is None:
         if _fallback is None:
             _fallback = _openmp_default()
@@ -84,7 +84,7 @@ def _one_thread_after_fork() -> None:
     # the forking thread's context covers every lookup it can make (an
     # enclosing config_context included) until it sets threads itself.
     after_fork = (1, "one thread after fork")
-    config._global["threads"] = after_fork
+    config._global = {**config._global, "threads": after_fork}
     config._context.set({**config._context.get(), "threads": after_fork})
 
 
