@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import array_api_compat
 import numpy as np
 
 from . import _interop, policy, shape
@@ -77,6 +78,8 @@ def conv1d(
 
 def _run(spec: shape.ConvSpec, chosen: Any, input: Any, weight: Any, bias: Any) -> Any:
     """Run a validated call on the chosen backend and give back the caller's kind."""
+    if getattr(chosen, "native_arrays", False):
+        return _run_native(spec, chosen, input, weight, bias)
     dtype = spec.compute_dtype
     x = _interop.to_numpy(input, "input", dtype)
     if not spec.batched:
@@ -89,3 +92,20 @@ def _run(spec: shape.ConvSpec, chosen: Any, input: Any, weight: Any, bias: Any) 
     if not spec.batched:
         y = y[0]
     return _interop.from_numpy(y, input)
+
+
+def _run_native(spec: shape.ConvSpec, chosen: Any, input: Any, weight: Any, bias: Any) -> Any:
+    """Run on a backend that takes the caller's own arrays (its namespace, its device)."""
+    xp = array_api_compat.array_namespace(input)
+    compute = getattr(xp, spec.compute_dtype)
+
+    def prepared(array: Any) -> Any:
+        return array if array.dtype == compute else xp.astype(array, compute)
+
+    x = prepared(input)
+    if not spec.batched:
+        x = xp.expand_dims(x, axis=0)
+    y = chosen.run(spec, x, prepared(weight), None if bias is None else prepared(bias))
+    if spec.result_dtype != spec.compute_dtype:
+        y = xp.astype(y, getattr(xp, spec.result_dtype))
+    return y if spec.batched else y[0, ...]

@@ -6,6 +6,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+import array_api_compat
 import numpy as np
 
 from . import _interop, shape
@@ -27,22 +28,29 @@ class Conv1d:
         As for :func:`arrayconv.conv1d`.
     bias : bool
         Whether the layer adds a learnable bias.
-    device : str, optional
-        Where the parameters live: ``None`` or the CPU (``"cpu"``, ``"cpu:0"``,
-        ``torch.device("cpu")``).
+    device : optional
+        Where the parameters live.  With NumPy parameters (the default):
+        ``None`` or the CPU (``"cpu"``, ``"cpu:0"``, ``torch.device("cpu")``);
+        with ``xp``, any device of that library (``"cuda:0"`` for torch, a
+        ``cupy.cuda.Device``, ``array_api_strict.Device("device1")``).
     dtype : dtype or str, optional
         Parameter dtype (float16, float32, float64, complex64 or complex128);
         float32 by default, as in torch.
     rng : int or numpy.random.Generator, optional
         Seed or generator for the initial weights, for reproducible layers.
-
+    xp : module, optional
+        The array library of the parameters (``torch``, ``cupy``,
+        ``array_api_strict``, ...; default NumPy).  The layer then takes
+        inputs of that library on that device, and returns the same.  The
+        initial values are drawn by NumPy from ``rng`` whatever the library,
+        so a seed gives the same layer everywhere.
     Attributes
     ----------
-    weight : numpy.ndarray
-        ``(out_channels, in_channels / groups, kernel_size)``, initialised
+    weight : array
+        ``(out_channels, in_channels / groups, kernel_size)``, of ``xp``, initialised
         from U(-sqrt(k), sqrt(k)) with ``k = groups / (in_channels * kernel_size)``
         (for complex dtypes the real and imaginary parts each).
-    bias : numpy.ndarray or None
+    bias : array or None
         ``(out_channels,)``, from the same distribution.
     kernel_size, stride, dilation : tuple of int
         1-tuples, as torch stores them.
@@ -77,10 +85,11 @@ class Conv1d:
         dtype: Any = None,
         *,
         rng: int | np.random.Generator | None = None,
+        xp: Any = None,
     ) -> None:
         config = shape.normalize_layer(
             in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
-            padding_mode, device, dtype,
+            padding_mode, device, dtype, xp,
         )
         self._config = config
         self.in_channels = config.in_channels
@@ -94,8 +103,9 @@ class Conv1d:
         self.device = config.device
         self.dtype = np.dtype(config.dtype)
         self.rng = np.random.default_rng(rng)
-        self.weight: np.ndarray
-        self.bias: np.ndarray | None
+        self.xp = config.namespace  # None: NumPy
+        self.weight: Any
+        self.bias: Any | None
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -107,11 +117,17 @@ class Conv1d:
         self.weight = self._uniform(config.weight_shape, bound)
         self.bias = self._uniform((config.out_channels,), bound) if config.bias else None
 
-    def _uniform(self, shape_: tuple[int, ...], bound: float) -> np.ndarray:
+    def _uniform(self, shape_: tuple[int, ...], bound: float) -> Any:
         values = self.rng.uniform(-bound, bound, size=shape_)
         if self.dtype.kind == "c":
             values = values + 1j * self.rng.uniform(-bound, bound, size=shape_)
-        return values.astype(self.dtype)
+        return self._to_layer(values.astype(self.dtype))
+
+    def _to_layer(self, values: np.ndarray) -> Any:
+        """A NumPy array of the layer's dtype as a parameter of the layer's library and device."""
+        if self.xp is None:
+            return values
+        return self.xp.asarray(values, device=self.device, copy=True)
 
     def __call__(self, input: Any, *, backend: str | None = None) -> Any:
         """Apply the layer: ``conv1d`` with this layer's weight, bias and settings."""
@@ -129,7 +145,7 @@ class Conv1d:
 
     forward = __call__
 
-    def state_dict(self) -> dict[str, np.ndarray]:
+    def state_dict(self) -> dict[str, Any]:
         """The parameters by name, as torch names them (``weight``; ``bias`` if any).
 
         The arrays are the layer's own (not copies), as torch's are.
@@ -142,8 +158,9 @@ class Conv1d:
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Copy parameters in, e.g. ``m.load_state_dict(torch_layer.state_dict())``.
 
-        Values may be any CPU arrays (NumPy, torch tensors, ...); they are
-        copied and cast to the layer's dtype.
+        Values may be arrays of the layer's own library (on any of its
+        devices) or any CPU arrays (NumPy, torch tensors, ...); they are
+        copied, cast to the layer's dtype and put on the layer's device.
 
         Raises
         ------
@@ -159,11 +176,14 @@ class Conv1d:
         24.0
         """
         weight, bias = shape.check_state(self._config, state)
-        self.weight = np.array(_interop.to_numpy(weight, "weight", self.dtype.name), copy=True)
-        self.bias = (
-            None if bias is None
-            else np.array(_interop.to_numpy(bias, "bias", self.dtype.name), copy=True)
-        )
+        self.weight = self._copy_in(weight, "weight")
+        self.bias = None if bias is None else self._copy_in(bias, "bias")
+
+    def _copy_in(self, value: Any, name: str) -> Any:
+        if self.xp is not None and array_api_compat.array_namespace(value) is self.xp:
+            copied = self.xp.asarray(value, device=self.device, copy=True)
+            return self.xp.astype(copied, getattr(self.xp, self.dtype.name))
+        return self._to_layer(np.array(_interop.to_numpy(value, name, self.dtype.name), copy=True))
 
     def extra_repr(self) -> str:
         text = (

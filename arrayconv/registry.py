@@ -25,6 +25,7 @@ ENTRY_POINT_GROUP = "arrayconv.backends"
 _BUILTIN = {
     "direct": "arrayconv.backends.direct:DirectBackend",
     "fft": "arrayconv.backends.fft:FFTBackend",
+    "array_api": "arrayconv.backends.array_api:ArrayAPIBackend",
 }
 
 

@@ -31,6 +31,8 @@ TERMS: dict[str, str] = {
     "fft_copy": "a float32 sample framed in, or placed out, per thread",
     "fft_contract_gemm_mac": "a complex64 multiply-accumulate of the GEMM contraction, per thread",
     "fft_contract_tiles_mac": "a complex64 multiply-accumulate of the tiled contraction, per thread",
+    "array_api_call": "fixed cost of an array_api call",
+    "array_api_mac": "a float32 multiply-accumulate of the generic backend (its fallback role: priced high)",
 }
 
 # Seconds per unit, fitted by `python -m arrayconv tune` (2 threads, the
@@ -46,11 +48,15 @@ DEFAULTS: dict[str, float] = {
     "fft_copy": 9.61e-10,
     "fft_contract_gemm_mac": 1.67e-10,
     "fft_contract_tiles_mac": 1.67e-10,
+    # the generic backend is a fallback: priced so that a dedicated backend
+    # able to run a call is always cheaper
+    "array_api_call": 1e-3,
+    "array_api_mac": 1e-9,
 }
 
 # The prefixes of the built-in backends: a routing name with one of them must
 # be one of DEFAULTS (a typo is an error); other names are left to plug-ins.
-BUILTIN_PREFIXES = ("direct_", "fft_")
+BUILTIN_PREFIXES = ("direct_", "fft_", "array_api_", "cupy_")
 
 
 def current(overrides: Mapping[str, float]) -> dict[str, float]:

@@ -170,8 +170,9 @@ class LayerConfig:
     groups: int
     padding_mode: str
     bias: bool
-    device: str
+    device: Any  # "cpu" for NumPy, else the namespace's own device (object or string)
     dtype: str
+    namespace: Any = None  # the array_api_compat namespace of the parameters; None: NumPy
 
     @property
     def weight_shape(self) -> tuple[int, int, int]:
@@ -289,7 +290,7 @@ def _namespace(**arrays: Any) -> Any:
                 f"{type(value).__name__} {name}={_short_repr(value)}"
             )
     try:
-        return array_api_compat.array_namespace(*given.values())
+        xp = array_api_compat.array_namespace(*given.values())
     except TypeError as error:
         kinds = ", ".join(
             f"{name}: {type(value).__module__}.{type(value).__name__}" for name, value in given.items()
@@ -298,6 +299,15 @@ def _namespace(**arrays: Any) -> Any:
             f"{', '.join(given)} must be arrays of one kind; got {kinds} "
             f"(convert them to the input's array library first)"
         ) from error
+    devices = {name: array_api_compat.device(value) for name, value in given.items()}
+    first = next(iter(devices.values()))
+    if any(device != first for device in devices.values()):
+        where = ", ".join(f"{name} on {device}" for name, device in devices.items())
+        raise TypeError(
+            f"{', '.join(given)} must be on one device; got {where} "
+            f"(move them to the input's device first)"
+        )
+    return xp
 
 
 def _short_repr(value: Any) -> str:
@@ -513,8 +523,14 @@ def normalize_layer(
     padding_mode: Any = "zeros",
     device: Any = None,
     dtype: Any = None,
+    xp: Any = None,
 ) -> LayerConfig:
     """Validate the hyper-parameters of :class:`arrayconv.Conv1d`.
+
+    ``xp`` names the array library of the parameters (a module such as
+    ``torch``, ``cupy`` or ``array_api_strict``; None for NumPy), and
+    ``device`` is then that library's device (``"cuda:0"``, a
+    ``cupy.cuda.Device``, ...).
 
     Examples
     --------
@@ -537,8 +553,12 @@ def normalize_layer(
         raise ValueError(f"out_channels={out_ch} must be divisible by groups={groups_}")
     # Raises for 'same' with stride > 1, as torch's constructor does.
     _resolve_padding(padding_, stride_, dilation_, k)
-    if device is not None and not str(device).startswith("cpu"):
-        raise ValueError(f"device must be None or the CPU, got device={device!r}")
+    namespace = _layer_namespace(xp, device)
+    if namespace is None and device is not None and not str(device).startswith("cpu"):
+        raise ValueError(
+            f"device must be None or the CPU for NumPy parameters, got device={device!r} "
+            "(pass xp=, e.g. xp=torch or xp=cupy, for parameters on another device)"
+        )
     return LayerConfig(
         in_channels=in_ch,
         out_channels=out_ch,
@@ -549,9 +569,32 @@ def normalize_layer(
         groups=groups_,
         padding_mode=mode,
         bias=bool(bias),
-        device="cpu",
+        device="cpu" if namespace is None else device,
         dtype=_layer_dtype(dtype),
+        namespace=namespace,
     )
+
+
+def _layer_namespace(xp: Any, device: Any) -> Any:
+    """The array_api_compat namespace for ``xp`` (None for NumPy), checking ``device`` with it."""
+    if xp is None or xp is np:
+        return None
+    if not hasattr(xp, "asarray"):
+        raise TypeError(f"xp must be an array library such as torch, cupy or array_api_strict, got xp={xp!r}")
+    try:
+        probe = xp.asarray([0.0])
+        namespace = array_api_compat.array_namespace(probe)
+    except Exception as error:
+        raise TypeError(f"xp={getattr(xp, '__name__', xp)!r} is not an array library array_api_compat knows: {error}") from error
+    if array_api_compat.is_numpy_namespace(namespace):
+        return None
+    try:
+        namespace.asarray([0.0], device=device)
+    except Exception as error:
+        raise ValueError(
+            f"device={device!r} is not a device of {getattr(xp, '__name__', xp)} ({error})"
+        ) from error
+    return namespace
 
 
 def _layer_dtype(dtype: Any) -> str:

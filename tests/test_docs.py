@@ -59,7 +59,7 @@ def test_info_shows_settings_and_sources():
     env["ARRAYCONV_NUM_THREADS"] = "1"
     out = subprocess.run([sys.executable, "-m", "arrayconv", "info"], capture_output=True, text=True, timeout=120, env=env)
     assert out.returncode == 0, out.stderr
-    assert "backends available: direct" in out.stdout
+    assert "backends available: array_api, direct" in out.stdout
     assert "threads = 1  [environment variable ARRAYCONV_NUM_THREADS]" in out.stdout
     assert "backend = None  [default]" in out.stdout
 

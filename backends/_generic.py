@@ -1,0 +1,129 @@
+"""conv1d written only with Array API standard functions, for any namespace.
+
+Two algorithms, both on the caller's own arrays and device:
+
+``taps``
+    one batched matrix product per tap: output += W[:, :, k] @ (the input's
+    strided view that tap reads), groups as a batch dimension; memory of one
+    input-sized view at a time.
+``fft``
+    (namespaces with the ``fft`` extension) the padded signal and the
+    reversed, dilated kernel transformed once, the channels contracted per
+    frequency by a batched matrix product, one inverse transform, and the
+    strided outputs sliced out.
+
+Padding modes index the input with an index array built on the host (the
+same mapping as torch's explicit padding).  The ``array_api`` backend runs
+these on any namespace; the ``cupy`` backend runs them on CuPy, where matmul
+is cuBLAS and fft is cuFFT.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from arrayconv.shape import ConvSpec
+
+__all__ = ["conv1d_taps", "conv1d_fft", "pad"]
+
+
+def _device(xp: Any, array: Any) -> Any:
+    import array_api_compat
+
+    return array_api_compat.device(array)
+
+
+def padded_index(spec: ConvSpec) -> np.ndarray:
+    """Input index of each padded position (modes other than zeros), as torch pads."""
+    positions = np.arange(-spec.pad_left, spec.length + spec.pad_right)
+    length = spec.length
+    if spec.padding_mode == "reflect":
+        positions = np.abs(positions)
+        positions = np.where(positions >= length, 2 * (length - 1) - positions, positions)
+    elif spec.padding_mode == "replicate":
+        positions = np.clip(positions, 0, length - 1)
+    else:  # circular
+        positions = positions % length
+    return positions
+
+
+def pad(xp: Any, x: Any, spec: ConvSpec) -> Any:
+    """The padded input (N, C_in, L + pad_left + pad_right)."""
+    if spec.pad_left == 0 and spec.pad_right == 0:
+        return x
+    device = _device(xp, x)
+    if spec.padding_mode == "zeros":
+        batch, channels = x.shape[0], x.shape[1]
+        left = xp.zeros((batch, channels, spec.pad_left), dtype=x.dtype, device=device)
+        right = xp.zeros((batch, channels, spec.pad_right), dtype=x.dtype, device=device)
+        return xp.concat([left, x, right], axis=2)
+    index = xp.asarray(padded_index(spec), dtype=xp.int64, device=device)
+    return xp.take(x, index, axis=2)
+
+
+def _add_bias(xp: Any, y: Any, b: Any | None) -> Any:
+    return y if b is None else y + xp.reshape(b, (1, b.shape[0], 1))
+
+
+def conv1d_taps(xp: Any, spec: ConvSpec, x: Any, w: Any, b: Any | None) -> Any:
+    """conv1d by one batched matmul per tap; x (N, C_in, L), w (C_out, C_in/g, K) in the compute dtype."""
+    xp_padded = pad(xp, x, spec)
+    batch, groups = spec.batch, spec.groups
+    cin_g, cout_g = spec.in_channels_per_group, spec.out_channels_per_group
+    length_out, stride, dilation = spec.length_out, spec.stride, spec.dilation
+    grouped = xp.reshape(xp_padded, (batch, groups, cin_g, xp_padded.shape[2]))
+    weights = xp.reshape(w, (groups, cout_g, cin_g, spec.kernel_size))
+    y = xp.zeros((batch, groups, cout_g, length_out), dtype=x.dtype, device=_device(xp, x))
+    span = stride * (length_out - 1) + 1
+    for k in range(spec.kernel_size):
+        start = k * dilation
+        view = grouped[:, :, :, start : start + span : stride]  # (N, G, C/g, L_out)
+        y = y + xp.matmul(weights[:, :, :, k], view)  # (G, O/g, C/g) @ (N, G, C/g, L_out)
+    return _add_bias(xp, xp.reshape(y, (batch, spec.output_channels, length_out)), b)
+
+
+def _fft_length(minimum: int) -> int:
+    """The smallest 2-3-5-smooth length >= minimum (fast in every FFT library)."""
+    best = 1 << max(0, (minimum - 1).bit_length())
+    power5 = 1
+    while power5 < best:
+        power35 = power5
+        while power35 < best:
+            candidate = power35
+            while candidate < minimum:
+                candidate *= 2
+            best = min(best, candidate)
+            power35 *= 3
+        power5 *= 5
+    return best
+
+
+def conv1d_fft(xp: Any, spec: ConvSpec, x: Any, w: Any, b: Any | None) -> Any:
+    """conv1d through the namespace's FFT: whole padded rows, the channel sum per frequency by matmul."""
+    device = _device(xp, x)
+    xp_padded = pad(xp, x, spec)
+    batch, groups = spec.batch, spec.groups
+    cin_g, cout_g = spec.in_channels_per_group, spec.out_channels_per_group
+    extent = spec.kernel_extent
+    padded_length = xp_padded.shape[2]
+    n = _fft_length(padded_length)  # circular wrap only touches outputs before extent - 1
+    is_complex = spec.compute_dtype.startswith("complex")
+    # the dilated kernel, reversed: correlation as convolution
+    dilated = xp.zeros((spec.output_channels, cin_g, extent), dtype=w.dtype, device=device)
+    dilated[:, :, :: spec.dilation] = w
+    kernel = xp.flip(dilated, axis=2)
+    forward = xp.fft.fft if is_complex else xp.fft.rfft
+    spectrum_x = forward(xp_padded, n=n, axis=2)  # (N, C_in, F)
+    spectrum_w = forward(kernel, n=n, axis=2)  # (C_out, C_in/g, F)
+    freqs = spectrum_x.shape[2]
+    # per group and frequency: (N x C/g) @ (C/g x O/g)
+    grouped_x = xp.permute_dims(xp.reshape(spectrum_x, (batch, groups, cin_g, freqs)), (1, 3, 0, 2))
+    grouped_w = xp.permute_dims(xp.reshape(spectrum_w, (groups, cout_g, cin_g, freqs)), (0, 3, 2, 1))
+    products = xp.matmul(grouped_x, grouped_w)  # (G, F, N, O/g)
+    products = xp.reshape(xp.permute_dims(products, (2, 0, 3, 1)), (batch, spec.output_channels, freqs))
+    full = xp.fft.ifft(products, n=n, axis=2) if is_complex else xp.fft.irfft(products, n=n, axis=2)
+    first = extent - 1
+    y = full[:, :, first : first + spec.stride * (spec.length_out - 1) + 1 : spec.stride]
+    return _add_bias(xp, xp.astype(y, x.dtype), b)

@@ -1,0 +1,66 @@
+"""The ``array_api`` backend: conv1d on any Array API namespace, with standard functions only.
+
+It serves arrays that no faster backend can (a device without a dedicated
+backend, a namespace that cannot hand its arrays to NumPy) and is the
+reference for writing a backend for a new library: correct for every
+semantic, tested with array-api-strict, which rejects anything outside the
+standard.  It receives the caller's own arrays (``native_arrays``), never
+NumPy copies.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import array_api_compat
+import numpy as np
+
+from arrayconv import config, routing
+from arrayconv.shape import ConvSpec
+
+from . import _generic
+
+# Kernels at least this long use the namespace's FFT, where it has one.
+FFT_MIN_KERNEL = 64
+
+
+class ArrayAPIBackend:
+    """Standard Array API functions on the caller's namespace and device (matmul per tap, or fft).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import arrayconv
+    >>> x = np.arange(5.0).reshape(1, 1, 5)
+    >>> arrayconv.conv1d(x, np.ones((1, 1, 2)), backend="array_api")
+    array([[[1., 3., 5., 7.]]])
+    """
+
+    name = "array_api"
+    native_arrays = True  # run() gets the caller's arrays, not NumPy copies
+
+    def supports(self, spec: ConvSpec, device: str) -> str | None:
+        return None  # any namespace, any device
+
+    def uses_fft(self, spec: ConvSpec, xp: Any | None = None) -> bool:
+        has_fft = True if xp is None else hasattr(xp, "fft")
+        return has_fft and spec.kernel_size >= FFT_MIN_KERNEL
+
+    def cost_terms(self, spec: ConvSpec) -> dict[str, float]:
+        width = 2 if spec.compute_dtype in ("float64", "complex64") else (4 if spec.compute_dtype == "complex128" else 1)
+        return {"array_api_call": 1.0, "array_api_mac": float(spec.macs) * width}
+
+    def estimate(self, spec: ConvSpec) -> float:
+        if spec.is_empty:
+            return 0.0
+        return routing.predict(self.cost_terms(spec), routing.constants(config.routing_key()))
+
+    def run(self, spec: ConvSpec, x: Any, w: Any, b: Any | None) -> Any:
+        xp = array_api_compat.array_namespace(x)
+        if spec.is_empty:
+            return xp.zeros(spec.output_shape, dtype=x.dtype, device=array_api_compat.device(x))
+        algorithm = _generic.conv1d_fft if self.uses_fft(spec, xp) else _generic.conv1d_taps
+        # NumPy warns where inf meets a zero of the padding (nan, as torch
+        # gives silently); the other libraries are silent
+        with np.errstate(invalid="ignore", over="ignore"):
+            return algorithm(xp, spec, x, w, b)
