@@ -26,6 +26,7 @@ _BUILTIN = {
     "direct": "arrayconv.backends.direct:DirectBackend",
     "fft": "arrayconv.backends.fft:FFTBackend",
     "array_api": "arrayconv.backends.array_api:ArrayAPIBackend",
+    "cupy": "arrayconv.backends.gpu:CupyBackend",
 }
 
 

@@ -33,6 +33,10 @@ TERMS: dict[str, str] = {
     "fft_contract_tiles_mac": "a complex64 multiply-accumulate of the tiled contraction, per thread",
     "array_api_call": "fixed cost of an array_api call",
     "array_api_mac": "a float32 multiply-accumulate of the generic backend (its fallback role: priced high)",
+    "cupy_call": "fixed cost of a cupy call",
+    "cupy_launch": "a GPU kernel launch of the cupy backend",
+    "cupy_mac": "a float32 multiply-accumulate on the GPU (matmul)",
+    "cupy_fft_point": "n*log2(n) of a float32 cuFFT transform of length n",
 }
 
 # Seconds per unit, fitted by `python -m arrayconv tune` (2 threads, the
@@ -52,6 +56,12 @@ DEFAULTS: dict[str, float] = {
     # able to run a call is always cheaper
     "array_api_call": 1e-3,
     "array_api_mac": 1e-9,
+    # nominal figures for a data-centre GPU (about 20 TFLOP/s float32 matmul,
+    # 10 us per launch), not yet measured: tune fits the CPU backends only
+    "cupy_call": 3e-5,
+    "cupy_launch": 1e-5,
+    "cupy_mac": 1e-13,
+    "cupy_fft_point": 2e-12,
 }
 
 # The prefixes of the built-in backends: a routing name with one of them must

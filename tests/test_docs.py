@@ -20,6 +20,7 @@ MODULES = [
     "arrayconv.backends",
     "arrayconv.backends.direct",
     "arrayconv.backends.fft",
+    "arrayconv.backends.array_api",
     "arrayconv.routing",
     "arrayconv.explain",
     "arrayconv.tune",

@@ -1,0 +1,65 @@
+"""The ``cupy`` backend: conv1d on NVIDIA GPUs through CuPy (cuBLAS, cuFFT).
+
+Serves CuPy arrays and, through DLPack without a copy, torch CUDA tensors
+(the result goes back as a torch tensor on the same device).  The algorithms
+are those of ``_generic`` run in CuPy's namespace: per-tap batched matmuls
+(cuBLAS) for short kernels, cuFFT for long ones, chosen by ``_gpu_plan``.
+Importing this module imports CuPy; without it the backend is listed as
+unavailable, with the reason.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import array_api_compat
+import cupy  # noqa: F401  (the backend is unavailable without it)
+
+from arrayconv import config, routing
+from arrayconv.shape import ConvSpec
+
+from . import _generic, _gpu_plan
+
+
+class CupyBackend:
+    """CuPy on CUDA devices: every dtype, padding mode, stride, dilation and group layout.
+
+    Examples
+    --------
+    >>> CupyBackend.name
+    'cupy'
+    """
+
+    name = "cupy"
+    native_arrays = True  # run() gets the caller's arrays (CuPy or torch CUDA)
+
+    def supports(self, spec: ConvSpec, device: str) -> str | None:
+        if not _gpu_plan.is_cuda_device(device):
+            return f"runs on CUDA devices only, the arrays are on {device!r}"
+        return None
+
+    def cost_terms(self, spec: ConvSpec) -> dict[str, float]:
+        return _gpu_plan.cost_terms(spec, routing.constants(config.routing_key()))
+
+    def estimate(self, spec: ConvSpec) -> float:
+        if spec.is_empty:
+            return 0.0
+        return routing.predict(self.cost_terms(spec), routing.constants(config.routing_key()))
+
+    def run(self, spec: ConvSpec, x: Any, w: Any, b: Any | None) -> Any:
+        caller = array_api_compat.array_namespace(x)
+        on_cupy = array_api_compat.is_cupy_namespace(caller)
+        xp = caller if on_cupy else array_api_compat.array_namespace(cupy.empty(0))
+
+        def to_cupy(array: Any) -> Any:
+            return array if on_cupy or array is None else cupy.from_dlpack(array)
+
+        with cupy.cuda.Device(array_api_compat.device(to_cupy(x)).id):
+            x_, w_, b_ = to_cupy(x), to_cupy(w), to_cupy(b)
+            if spec.is_empty:
+                y = xp.zeros(spec.output_shape, dtype=x_.dtype)
+            elif _gpu_plan.uses_fft(spec, routing.constants(config.routing_key())):
+                y = _generic.conv1d_fft(xp, spec, x_, w_, b_)
+            else:
+                y = _generic.conv1d_taps(xp, spec, x_, w_, b_)
+        return y if on_cupy else caller.from_dlpack(y)
