@@ -2,7 +2,8 @@
 
 Serves CuPy arrays and, through DLPack without a copy, torch CUDA tensors
 (the result goes back as a torch tensor on the same device).  The algorithms
-are those of ``_generic`` run in CuPy's namespace: per-tap batched matmuls
+are a fused grouped direct kernel for depthwise and few-channel layers, and
+those of ``_generic`` run in CuPy's namespace: per-tap batched matmuls
 (cuBLAS) for short kernels, cuFFT for long ones, chosen by ``_gpu_plan``.
 Importing this module imports CuPy; without it the backend is listed as
 unavailable, with the reason.
@@ -19,6 +20,23 @@ from arrayconv import config, routing
 from arrayconv.shape import ConvSpec
 
 from . import _generic, _gpu_plan
+
+
+_grouped_direct = cupy.ElementwiseKernel(
+    _gpu_plan.GROUPED_DIRECT_PARAMS, "T y", _gpu_plan.GROUPED_DIRECT_BODY, "arrayconv_grouped_direct"
+)
+
+
+def _fused(spec: ConvSpec, x: Any, w: Any, b: Any | None) -> Any:
+    """The fused grouped direct kernel on the padded input (C-contiguous), plus the bias."""
+    padded = cupy.ascontiguousarray(_generic.pad(array_api_compat.array_namespace(x), x, spec))
+    y = cupy.empty(spec.output_shape, dtype=x.dtype)
+    _grouped_direct(
+        padded, cupy.ascontiguousarray(w), spec.in_channels_per_group, spec.out_channels_per_group,
+        spec.in_channels, padded.shape[2], spec.kernel_size, spec.stride, spec.dilation,
+        spec.length_out, spec.output_channels, y,
+    )
+    return y if b is None else y + b.reshape(1, -1, 1)
 
 
 class CupyBackend:
@@ -56,10 +74,13 @@ class CupyBackend:
 
         with cupy.cuda.Device(array_api_compat.device(to_cupy(x)).id):
             x_, w_, b_ = to_cupy(x), to_cupy(w), to_cupy(b)
+            chosen = _gpu_plan.algorithm(spec, routing.constants(config.routing_key()))
             if spec.is_empty:
                 y = xp.zeros(spec.output_shape, dtype=x_.dtype)
-            elif _gpu_plan.uses_fft(spec, routing.constants(config.routing_key())):
+            elif chosen == "fft":
                 y = _generic.conv1d_fft(xp, spec, x_, w_, b_)
+            elif chosen == "fused":
+                y = _fused(spec, x_, w_, b_)
             else:
                 y = _generic.conv1d_taps(xp, spec, x_, w_, b_)
         return y if on_cupy else caller.from_dlpack(y)
