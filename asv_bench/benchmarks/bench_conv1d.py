@@ -84,6 +84,7 @@ class CallOverhead:
 
         self.x = np.ones((1, 1, 8), np.float32)
         self.w = np.ones((1, 1, 1), np.float32)
+        arrayconv.conv1d(self.x, self.w)  # load the backends and cache the routing decision
 
     def time_trivial_call(self):
         arrayconv.conv1d(self.x, self.w)
