@@ -181,6 +181,8 @@ class Conv1d:
 
     def _copy_in(self, value: Any, name: str) -> Any:
         if self.xp is not None and array_api_compat.array_namespace(value) is self.xp:
+            if hasattr(value, "detach"):  # a torch Parameter: copy the values, not the autograd graph
+                value = value.detach()
             copied = self.xp.asarray(value, device=self.device, copy=True)
             return self.xp.astype(copied, getattr(self.xp, self.dtype.name))
         return self._to_layer(np.array(_interop.to_numpy(value, name, self.dtype.name), copy=True))

@@ -40,7 +40,10 @@ class Backend(Protocol):
         The name it is registered under.
 
     ``run`` takes and returns NumPy arrays: the frontend converts CPU arrays
-    of any library to NumPy and back.
+    of any library to NumPy and back.  A backend with a true attribute
+    ``native_arrays`` gets the caller's own arrays instead (their library and
+    device; already batched and in the compute dtype, possibly strided) and
+    returns an array of that library on that device.
     """
 
     name: str

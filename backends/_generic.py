@@ -26,7 +26,7 @@ import numpy as np
 
 from arrayconv.shape import ConvSpec
 
-__all__ = ["conv1d_taps", "conv1d_fft", "pad"]
+__all__ = ["conv1d_taps", "conv1d_fft", "pad", "fft_is_safe"]
 
 
 def _device(xp: Any, array: Any) -> Any:
@@ -98,6 +98,25 @@ def _fft_length(minimum: int) -> int:
             power35 *= 3
         power5 *= 5
     return best
+
+
+def _peak(xp: Any, a: Any) -> float:
+    return float(xp.max(xp.abs(a))) if a.size else 0.0  # nan or inf if any element is
+
+
+def fft_is_safe(xp: Any, spec: ConvSpec, x: Any, w: Any) -> bool:
+    """Whether the fft algorithm gives the direct result: every value finite, no spectrum overflowing.
+
+    Non-finite values would spread over every output of the row (and, summed
+    over channels, of every output channel); such calls take the per-tap path,
+    which keeps them where the direct definition puts them.
+    """
+    largest = float(xp.finfo(x.dtype).max)
+    n = _fft_length(spec.padded_length)
+    input_spectrum = _peak(xp, x) * n * 2
+    weight_spectrum = _peak(xp, w) * spec.kernel_size * 2
+    products = input_spectrum * weight_spectrum * spec.in_channels_per_group
+    return input_spectrum < largest and weight_spectrum < largest and products < largest  # False for nan, inf
 
 
 def conv1d_fft(xp: Any, spec: ConvSpec, x: Any, w: Any, b: Any | None) -> Any:

@@ -59,7 +59,8 @@ class ArrayAPIBackend:
         xp = array_api_compat.array_namespace(x)
         if spec.is_empty:
             return xp.zeros(spec.output_shape, dtype=x.dtype, device=array_api_compat.device(x))
-        algorithm = _generic.conv1d_fft if self.uses_fft(spec, xp) else _generic.conv1d_taps
+        use_fft = self.uses_fft(spec, xp) and _generic.fft_is_safe(xp, spec, x, w)
+        algorithm = _generic.conv1d_fft if use_fft else _generic.conv1d_taps
         # NumPy warns where inf meets a zero of the padding (nan, as torch
         # gives silently); the other libraries are silent
         with np.errstate(invalid="ignore", over="ignore"):

@@ -15,6 +15,7 @@ from typing import Any
 
 import array_api_compat
 import cupy  # noqa: F401  (the backend is unavailable without it)
+from array_api_compat import cupy as _cupy_xp  # CuPy as an Array API namespace
 
 from arrayconv import config, routing
 from arrayconv.shape import ConvSpec
@@ -29,7 +30,7 @@ _grouped_direct = cupy.ElementwiseKernel(
 
 def _fused(spec: ConvSpec, x: Any, w: Any, b: Any | None) -> Any:
     """The fused grouped direct kernel on the padded input (C-contiguous), plus the bias."""
-    padded = cupy.ascontiguousarray(_generic.pad(array_api_compat.array_namespace(x), x, spec))
+    padded = cupy.ascontiguousarray(_generic.pad(_cupy_xp, x, spec))
     y = cupy.empty(spec.output_shape, dtype=x.dtype)
     _grouped_direct(
         padded, cupy.ascontiguousarray(w), spec.in_channels_per_group, spec.out_channels_per_group,
@@ -67,20 +68,25 @@ class CupyBackend:
     def run(self, spec: ConvSpec, x: Any, w: Any, b: Any | None) -> Any:
         caller = array_api_compat.array_namespace(x)
         on_cupy = array_api_compat.is_cupy_namespace(caller)
-        xp = caller if on_cupy else array_api_compat.array_namespace(cupy.empty(0))
 
         def to_cupy(array: Any) -> Any:
-            return array if on_cupy or array is None else cupy.from_dlpack(array)
+            if on_cupy or array is None:
+                return array
+            if array_api_compat.is_torch_array(array):
+                # DLPack carries neither torch's lazy conjugate/negative bits
+                # (export refuses the one, silently drops the other) nor grad
+                array = array.detach().resolve_conj().resolve_neg()
+            return cupy.from_dlpack(array)
 
-        with cupy.cuda.Device(array_api_compat.device(to_cupy(x)).id):
-            x_, w_, b_ = to_cupy(x), to_cupy(w), to_cupy(b)
+        x_, w_, b_ = to_cupy(x), to_cupy(w), to_cupy(b)
+        with cupy.cuda.Device(x_.device.id):
             chosen = _gpu_plan.algorithm(spec, routing.constants(config.routing_key()))
             if spec.is_empty:
-                y = xp.zeros(spec.output_shape, dtype=x_.dtype)
-            elif chosen == "fft":
-                y = _generic.conv1d_fft(xp, spec, x_, w_, b_)
-            elif chosen == "fused":
+                y = cupy.zeros(spec.output_shape, dtype=x_.dtype)
+            elif chosen == "fft" and _generic.fft_is_safe(_cupy_xp, spec, x_, w_):
+                y = _generic.conv1d_fft(_cupy_xp, spec, x_, w_, b_)
+            elif chosen in ("fused", "fft"):  # unsafe for the fft: the fused kernel keeps values local
                 y = _fused(spec, x_, w_, b_)
             else:
-                y = _generic.conv1d_taps(xp, spec, x_, w_, b_)
+                y = _generic.conv1d_taps(_cupy_xp, spec, x_, w_, b_)
         return y if on_cupy else caller.from_dlpack(y)

@@ -174,3 +174,27 @@ def test_cpu_arrays_of_other_libraries_use_the_fast_backends():
     x, w = torch.ones(2, 4, 5000), torch.ones(4, 4, 1500)
     assert arrayconv.explain(x, w).backend == "fft"
     assert arrayconv.explain(x, w[:, :, :3]).backend == "direct"
+
+
+def test_generic_fft_path_keeps_non_finite_values_local():
+    """The generic backend's fft would spread inf over every output: such calls take the per-tap path."""
+    x = np.ones((1, 2, 300))
+    x[0, 0, 5] = np.inf
+    w = np.ones((3, 2, 64))
+    expected = arrayconv.conv1d(x, w, backend="direct")
+    result = arrayconv.conv1d(x, w, backend="array_api")
+    np.testing.assert_array_equal(result, expected)
+    assert np.isfinite(result).sum() == np.isfinite(expected).sum() > 0
+
+
+def test_torch_parameters_load_without_their_autograd_graph():
+    import torch
+
+    source = torch.nn.Conv1d(4, 6, 3)
+    layer = arrayconv.Conv1d(4, 6, 3, xp=torch)
+    layer.load_state_dict({"weight": source.weight, "bias": source.bias})
+    assert not layer.weight.requires_grad
+    x = torch.randn(2, 4, 10)
+    y = layer(x)  # no "requires grad" refusal: the parameters are plain tensors
+    with torch.no_grad():
+        torch.testing.assert_close(y, source(x), rtol=1e-5, atol=1e-6)
