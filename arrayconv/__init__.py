@@ -23,10 +23,11 @@ from .config import config_context, get_config, set_config
 from .explain import explain
 from .functional import conv1d
 from .module import Conv1d
+from .shape import WorkspaceError
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Conv1d", "backends", "config", "config_context", "conv1d", "explain", "get_config", "set_config",
-    "shape", "threads", "__version__",
+    "shape", "threads", "WorkspaceError", "__version__",
 ]

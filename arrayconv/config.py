@@ -7,7 +7,7 @@ Each setting is looked up, most specific first, in:
    and asyncio tasks);
 3. :func:`set_config` (process-wide);
 4. environment variables: ``ARRAYCONV_BACKEND`` (a name, or ``auto``), ``ARRAYCONV_SKIP``
-   (comma-separated), ``ARRAYCONV_NUM_THREADS``;
+   (comma-separated), ``ARRAYCONV_NUM_THREADS``, ``ARRAYCONV_MEMORY_LIMIT`` (bytes);
 5. a TOML file: the one ``ARRAYCONV_CONFIG`` names, else
    ``config.toml`` in the user's config directory
    (``$XDG_CONFIG_HOME/arrayconv``, ``~/.config/arrayconv``, or
@@ -23,6 +23,7 @@ The file holds the same keys at the top level::
     backend = "direct"          # force a backend
     skip = ["fft"]              # never pick these automatically
     threads = 2
+    memory_limit = 8000000000   # bytes a call may use (default: what is available)
     [routing]                   # constants of the cost models (arrayconv.routing)
     fft_call = 5.7e-5
 """
@@ -41,8 +42,8 @@ from . import routing
 
 __all__ = ["config_context", "set_config", "get_config", "describe", "reload", "user_config_path"]
 
-KEYS = ("backend", "skip", "threads", "routing")
-DEFAULTS: dict[str, Any] = {"backend": None, "skip": (), "threads": None, "routing": ()}
+KEYS = ("backend", "skip", "threads", "routing", "memory_limit")
+DEFAULTS: dict[str, Any] = {"backend": None, "skip": (), "threads": None, "routing": (), "memory_limit": None}
 
 
 def _default(key: str) -> Any:
@@ -78,6 +79,12 @@ def _validate(key: str, value: Any, source: str) -> Any:
         if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v for v in value):
             raise TypeError(f"skip must be a list of backend names, got skip={value!r}{where}")
         return tuple(value)
+    if key == "memory_limit":
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"memory_limit must be a positive number of bytes or None, got memory_limit={value!r}{where}")
+        return value
     if key == "threads":
         if isinstance(value, str) and value.strip().isdigit():
             value = int(value)
@@ -131,7 +138,12 @@ def _read_file() -> dict[str, tuple[Any, str]]:
     return {key: (_validate(key, value, source), source) for key, value in table.items()}
 
 
-_ENVIRONMENT = {"backend": "ARRAYCONV_BACKEND", "skip": "ARRAYCONV_SKIP", "threads": "ARRAYCONV_NUM_THREADS"}
+_ENVIRONMENT = {
+    "backend": "ARRAYCONV_BACKEND",
+    "skip": "ARRAYCONV_SKIP",
+    "threads": "ARRAYCONV_NUM_THREADS",
+    "memory_limit": "ARRAYCONV_MEMORY_LIMIT",
+}
 
 
 def _read_static() -> dict[str, tuple[Any, str]]:
@@ -193,8 +205,8 @@ def routing_key() -> tuple[tuple[tuple[str, float], ...], ...]:
 _snapshot: tuple[Any, ...] | None = None  # (context, global, static layers, the settings they give)
 
 
-def snapshot() -> tuple[tuple[Any, str], tuple[str, ...], int | None, tuple]:
-    """``(lookup("backend"), skip, threads, routing_key())`` in one call, for the per-call path.
+def snapshot() -> tuple[tuple[Any, str], tuple[str, ...], int | None, tuple, int | None]:
+    """``(lookup("backend"), skip, threads, routing_key(), memory_limit)`` in one call, for the per-call path.
 
     Cached on the identity of the three layers (each is replaced whole,
     never changed in place, and the cache holds them so no identity is
@@ -207,7 +219,7 @@ def snapshot() -> tuple[tuple[Any, str], tuple[str, ...], int | None, tuple]:
     if cached is not None and cached[0] is context and cached[1] is _global and cached[2] is static:
         return cached[3]
     layers = (context, _global, static)
-    value = (lookup("backend"), lookup("skip")[0], lookup("threads")[0], routing_key())
+    value = (lookup("backend"), lookup("skip")[0], lookup("threads")[0], routing_key(), lookup("memory_limit")[0])
     _snapshot = (*layers, value)
     return value
 
@@ -218,7 +230,7 @@ def get_config() -> dict[str, Any]:
     Examples
     --------
     >>> sorted(get_config())
-    ['backend', 'routing', 'skip', 'threads']
+    ['backend', 'memory_limit', 'routing', 'skip', 'threads']
     """
     return {key: lookup(key)[0] for key in KEYS}
 

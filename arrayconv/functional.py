@@ -7,7 +7,7 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
-from . import _interop, policy, shape
+from . import _interop, config, policy, shape
 
 __all__ = ["conv1d"]
 
@@ -61,6 +61,9 @@ def conv1d(
     ------
     TypeError, ValueError
         For any invalid argument, before any computation, naming the argument.
+    arrayconv.WorkspaceError
+        (a ``MemoryError``) If the output and the backend's workspace would
+        exceed the ``memory_limit`` setting, or the memory available.
 
     Examples
     --------
@@ -73,6 +76,8 @@ def conv1d(
     """
     spec = shape.normalize(input, weight, bias, stride, padding, dilation, groups, padding_mode)
     chosen = policy.choose(spec, _interop.device_name(input), backend)
+    workspace = chosen.workspace_bytes(spec) if hasattr(chosen, "workspace_bytes") else 0
+    shape.check_memory(spec, workspace, config.snapshot()[4], chosen.name)
     return _run(spec, chosen, input, weight, bias)
 
 

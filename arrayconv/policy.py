@@ -104,7 +104,7 @@ def choose(spec: ConvSpec, device: str, backend: str | None = None) -> Backend:
     >>> choose(spec, "cpu").name
     'direct'
     """
-    (configured, _), skip, _, routing_key = config.snapshot()
+    (configured, _), skip, _, routing_key, _ = config.snapshot()
     if backend is not None and backend != "auto" or backend is None and configured is not None:
         return _forced(spec, device, backend)[0]  # type: ignore[index]
     key = (spec, device, skip, threads.get(), routing_key, registry.generation())

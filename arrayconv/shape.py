@@ -16,6 +16,7 @@ CPU path accepts them).
 from __future__ import annotations
 
 import operator
+import os
 import sys
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -225,15 +226,22 @@ def _non_negative_int(name: str, value: Any, *, sequence: bool = True) -> int:
     return number
 
 
-def _padding_arg(value: Any) -> int | str:
-    """A non-negative int, or the string 'valid' or 'same'."""
+def _padding_arg(value: Any, mode: str) -> int | str:
+    """An int, or the string 'valid' or 'same'.
+
+    A negative int is allowed with the padding modes other than zeros: there,
+    as ``nn.Conv1d`` pads with ``F.pad``, it crops the input by that much at
+    each end; with zeros torch refuses it.
+    """
     if isinstance(value, str):
         if value not in PADDING_STRINGS:
             raise ValueError(
                 f"padding must be a non-negative int, 'valid' or 'same', got padding={value!r}"
             )
         return value
-    return _non_negative_int("padding", value)
+    if mode == "zeros":
+        return _non_negative_int("padding", value)
+    return _as_int("padding", value)
 
 
 def _padding_mode_arg(value: Any) -> str:
@@ -395,12 +403,15 @@ def normalize(
     >>> spec.output_shape
     (20, 33, 24)
     """
+    for name, value in (("input", input), ("weight", weight)):
+        if value is None:
+            raise TypeError(f"{name} must be an array (NumPy, PyTorch, CuPy, ...), got {name}=None")
     xp = _namespace(input=input, weight=weight, bias=bias)
     stride_ = _positive_int("stride", stride)
     dilation_ = _positive_int("dilation", dilation)
     groups_ = _positive_int("groups", groups, sequence=False)
-    padding_ = _padding_arg(padding)
     mode = _padding_mode_arg(padding_mode)
+    padding_ = _padding_arg(padding, mode)
 
     if input.ndim not in (2, 3):
         raise ValueError(
@@ -543,8 +554,8 @@ def normalize_layer(
     stride_ = _positive_int("stride", stride)
     dilation_ = _positive_int("dilation", dilation)
     groups_ = _positive_int("groups", groups, sequence=False)
-    padding_ = _padding_arg(padding)
     mode = _padding_mode_arg(padding_mode)
+    padding_ = _padding_arg(padding, mode)
     if not isinstance(bias, (bool, np.bool_, int, type(None))):
         raise TypeError(f"bias must be True or False, got {type(bias).__name__} bias={bias!r}")
     if in_ch % groups_:
@@ -669,3 +680,47 @@ def placeholder(value: Any, name: str, dtype: Any) -> Any:
     if not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 0 for n in value):
         raise TypeError(f"{name} must be an array or a shape of non-negative ints, got {name}={value!r}")
     return np.broadcast_to(np.zeros((), dtype=_layer_dtype(dtype)), tuple(int(n) for n in value))
+
+
+class WorkspaceError(MemoryError):
+    """A call would need more memory than the ``memory_limit`` setting (or the machine) allows."""
+
+
+def check_memory(spec: ConvSpec, workspace_bytes: int, limit: int | None, backend: str) -> None:
+    """Refuse a call whose output and workspace exceed ``limit`` bytes, before anything is allocated.
+
+    ``limit`` None: the memory the system reports available now (checked only
+    for calls of 64 MiB and more, so small calls pay nothing).
+    """
+    needed = spec.batch * spec.output_channels * spec.length_out * _ITEMSIZE[spec.compute_dtype] + workspace_bytes
+    if limit is None:
+        if needed < 1 << 26:
+            return
+        limit = _available_memory()
+        source = "the memory available now"
+        if limit is None:
+            return
+    else:
+        source = "the memory_limit setting"
+    if needed > limit:
+        raise WorkspaceError(
+            f"this call needs about {needed / 2**30:.3g} GiB (output {spec.output_shape} of "
+            f"{spec.compute_dtype} plus the {backend} backend's workspace), more than {source} "
+            f"({limit / 2**30:.3g} GiB); split the batch or the signal (Dask does it for you), "
+            f"use a smaller dtype, or raise memory_limit"
+        )
+
+
+def _available_memory() -> int | None:
+    """MemAvailable (Linux: free memory plus what the kernel can reclaim), else the physical memory."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # not on this system
+        return None

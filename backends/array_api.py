@@ -50,6 +50,18 @@ class ArrayAPIBackend:
         width = 2 if spec.compute_dtype in ("float64", "complex64") else (4 if spec.compute_dtype == "complex128" else 1)
         return {"array_api_call": 1.0, "array_api_mac": float(spec.macs) * width}
 
+    def workspace_bytes(self, spec: ConvSpec) -> int:
+        """Bytes allocated besides the output: the padded input and one product per tap (or the spectra)."""
+        if spec.is_empty:
+            return 0
+        itemsize = {"float32": 4, "float64": 8, "complex64": 8, "complex128": 16}[spec.compute_dtype]
+        padded = spec.batch * spec.in_channels * spec.padded_length
+        if self.uses_fft(spec):
+            n = _generic._fft_length(spec.padded_length)
+            rows = spec.batch * (spec.in_channels + 2 * spec.output_channels) + spec.output_channels * spec.in_channels_per_group
+            return (padded + rows * (n + 2)) * 2 * itemsize
+        return (padded + 2 * spec.batch * spec.output_channels * spec.length_out) * itemsize
+
     def estimate(self, spec: ConvSpec) -> float:
         if spec.is_empty:
             return 0.0

@@ -123,6 +123,13 @@ class DirectBackend:
         path = "direct_gemm_mac" if uses_gemm(spec) else "direct_loops_mac"
         return {"direct_call": 1.0, path: spec.macs * width / _plan(spec, threads.get())[0]}
 
+    def workspace_bytes(self, spec: ConvSpec) -> int:
+        """Bytes allocated besides the output: one packing block per thread."""
+        if spec.is_empty:
+            return 0
+        num_threads, cols, rows = _plan(spec, threads.get())
+        return num_threads * cols * rows * np.dtype(spec.compute_dtype).itemsize
+
     def estimate(self, spec: ConvSpec) -> float:
         if spec.is_empty:
             return 0.0  # nothing runs

@@ -279,6 +279,18 @@ class FFTBackend:
             return 0.0
         return self.plan(spec).seconds
 
+    def workspace_bytes(self, spec: ConvSpec) -> int:
+        """Bytes allocated besides the output: one chunk's frames and spectra, and the weights' spectrum."""
+        if spec.is_empty:
+            return 0
+        plan = self.plan(spec)
+        complex_size = np.dtype(_COMPLEX[spec.compute_dtype]).itemsize
+        freqs = plan.length if complex_size == np.dtype(spec.compute_dtype).itemsize else plan.length // 2 + 1
+        channels = spec.in_channels * spec.stride + spec.output_channels
+        chunk = plan.chunk_columns * channels * (plan.length * np.dtype(spec.compute_dtype).itemsize + freqs * complex_size)
+        weights = spec.output_channels * spec.in_channels_per_group * spec.stride * (plan.length + freqs * 2) * complex_size
+        return chunk + weights
+
     def run(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
         dtype = spec.compute_dtype
         if spec.is_empty:

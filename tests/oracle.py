@@ -24,7 +24,7 @@ def torch_conv1d(x, w, b, stride, padding, dilation, groups, padding_mode, *, dt
     torch error propagates.
     """
     def tensor(a):
-        return None if a is None else torch.from_numpy(np.ascontiguousarray(a if dtype is None else a.astype(dtype)))
+        return None if a is None else torch.from_numpy(np.array(a if dtype is None else a.astype(dtype), order="C", copy=True))
 
     X, W, B = tensor(x), tensor(w), tensor(b)
     if padding_mode == "zeros":

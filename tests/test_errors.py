@@ -173,3 +173,17 @@ def test_zero_batch_of_empty_signals_with_padding(padding):
     x, w = np.zeros((0, 3, 0), f32), np.zeros((4, 3, 2), f32)
     expected = torch_conv1d(x, w, None, 1, padding, 1, 1, "zeros")
     assert arrayconv.conv1d(x, w, padding=padding).shape == expected.shape == (0, 4, 2 * padding - 1)
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+@pytest.mark.parametrize("padding", [-1, -3, (-2,)])
+def test_negative_padding_crops_as_torch_does(backend_name, mode, padding):
+    """With the padding modes other than zeros, nn.Conv1d pads by F.pad, which crops for negative sizes."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 4, 30))
+    w = rng.standard_normal((6, 2, 3))
+    expected = torch_conv1d(x, w, None, 2, padding, 1, 2, mode)
+    np.testing.assert_allclose(arrayconv.conv1d(x, w, None, 2, padding, 1, 2, mode, backend=backend_name),
+                               expected, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="padding"):
+        arrayconv.conv1d(x, w, None, 2, -20, 1, 2, mode, backend=backend_name)  # cropped below the kernel

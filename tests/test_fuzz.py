@@ -1,0 +1,65 @@
+"""Fuzzing conv1d on every backend: hostile and odd arguments, checked against torch (see fuzzing.py)."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import arrayconv
+import fuzzing
+
+
+@pytest.mark.parametrize("backend", fuzzing.BACKENDS)
+@settings(max_examples=400)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_fuzzed_calls_never_crash_and_agree_with_torch(backend, seed):
+    fuzzing.check(fuzzing.make_case(seed), backend)
+
+
+def test_none_arrays_are_type_errors():
+    with pytest.raises(TypeError, match="input must be an array.*input=None"):
+        arrayconv.conv1d(None, np.ones((1, 1, 3)))
+    with pytest.raises(TypeError, match="weight must be an array.*weight=None"):
+        arrayconv.conv1d(np.ones((1, 1, 3)), None)
+
+
+def test_memory_beyond_what_is_available_is_refused_before_allocating():
+    x, w = np.ones((2, 6, 10), np.float32), np.ones((6, 3, 3), np.float32)
+    with pytest.raises(arrayconv.WorkspaceError, match=r"needs about .* GiB .* memory available"):
+        arrayconv.conv1d(x, w, padding=2**31, groups=2)  # a 192 GiB output
+
+
+def test_memory_limit_setting(monkeypatch):
+    x, w = np.ones((2, 6, 1000), np.float32), np.ones((6, 3, 3), np.float32)
+    with arrayconv.config_context(memory_limit=1000):
+        with pytest.raises(MemoryError, match="memory_limit setting"):
+            arrayconv.conv1d(x, w, groups=2)
+    monkeypatch.setenv("ARRAYCONV_MEMORY_LIMIT", "100000000")
+    arrayconv.config.reload()
+    try:
+        assert arrayconv.config.lookup("memory_limit") == (100000000, "environment variable ARRAYCONV_MEMORY_LIMIT")
+        assert arrayconv.conv1d(x, w, groups=2).shape == (2, 6, 998)
+    finally:
+        monkeypatch.delenv("ARRAYCONV_MEMORY_LIMIT")
+        arrayconv.config.reload()
+    with pytest.raises(ValueError, match="memory_limit must be a positive number of bytes"):
+        arrayconv.set_config(memory_limit=-5)
+
+
+@pytest.mark.parametrize("backend", fuzzing.BACKENDS)
+def test_workspace_estimates_cover_the_call(backend):
+    """What a backend says it allocates bounds the call's extra peak memory (tracemalloc sees NumPy's allocations)."""
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 8, 20000)).astype(np.float32)
+    w = rng.standard_normal((8, 8, 301)).astype(np.float32)
+    spec = arrayconv.shape.normalize(x, w)
+    chosen = arrayconv.backends.get(backend)
+    output = 2 * 8 * spec.length_out * 4
+    arrayconv.conv1d(x, w, backend=backend)  # plans, caches, scratch
+    tracemalloc.start()
+    arrayconv.conv1d(x, w, backend=backend)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak <= 1.5 * (output + chosen.workspace_bytes(spec)) + (1 << 20)
