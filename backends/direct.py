@@ -34,6 +34,9 @@ _BLOCK_MIN_COLS = 256
 # this many threads have work; fixed (not the thread count) so that the
 # blocks, and with them every output's bits, are the same for any count.
 _BLOCKS_FOR_THREADS = 16
+# Calls above this many multiply-adds (a few tenths of a second) run in
+# slices of the batch, so that KeyboardInterrupt gets through between slices.
+_INTERRUPT_MACS = 1 << 33
 # float32 blocks with stride 1 that read only inside the signal run the
 # register-tiled kernel (no packing) when this is on.
 _USE_TILES = True
@@ -147,11 +150,31 @@ class DirectBackend:
         # parallel threshold it saves the pin's cost on the latency path.
         pin = _blas_threads.shared_pin() if cols and spec.macs >= _PARALLEL_MIN_MACS else None
         if pin is None:
-            _run_kernel(spec, x, w, b, out, num_threads, cols, rows, work)
+            _run_pieces(spec, x, w, b, out, num_threads, cols, rows, work)
         else:
             with pin:
-                _run_kernel(spec, x, w, b, out, num_threads, cols, rows, work)
+                _run_pieces(spec, x, w, b, out, num_threads, cols, rows, work)
         return out
+
+
+def _run_pieces(
+    spec: ConvSpec, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, out: np.ndarray,
+    num_threads: int, cols: int, rows: int, work: np.ndarray,
+) -> None:
+    """The kernel over slices of the batch for long calls, so that Ctrl-C (KeyboardInterrupt,
+    which Python raises between two kernel calls, not inside one) stops them promptly.
+
+    The slices depend on the shapes alone, and each batch item is computed
+    the same way in any slice: the bits do not change.
+    """
+    pieces = min(spec.batch, -(-spec.macs // _INTERRUPT_MACS))
+    if pieces <= 1:
+        _run_kernel(spec, x, w, b, out, num_threads, cols, rows, work)
+        return
+    step = -(-spec.batch // pieces)
+    for first in range(0, spec.batch, step):
+        last = min(first + step, spec.batch)
+        _run_kernel(spec, x[first:last], w, b, out[first:last], num_threads, cols, rows, work)
 
 
 def _run_kernel(

@@ -1,0 +1,103 @@
+"""Concurrency, interruption and repeatability across backends."""
+
+import _thread
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import arrayconv
+
+
+def test_keyboard_interrupt_stops_a_long_call_promptly_and_leaves_the_library_usable():
+    from arrayconv.backends import direct
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 64, 16384)).astype(np.float32)
+    w = rng.standard_normal((64, 64, 63)).astype(np.float32)
+    spec = arrayconv.shape.normalize(x, w)
+    assert spec.macs > 4 * direct._INTERRUPT_MACS  # several slices
+    full_call = arrayconv.explain(x, w, backend="direct").estimates["direct"]
+    assert full_call > 2.0  # long enough that stopping early is visible
+    timer = threading.Timer(0.3, _thread.interrupt_main)
+    start = time.monotonic()
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        arrayconv.conv1d(x, w, backend="direct")
+        time.sleep(30)  # only if the call finished before the interrupt came
+    waited = time.monotonic() - start
+    timer.cancel()
+    assert waited < 0.3 + full_call / 2  # stopped after a slice, not at the end
+    small_x, small_w = x[:2, :, :256].copy(), w[:, :, :3].copy()
+    np.testing.assert_array_equal(arrayconv.conv1d(small_x, small_w, backend="direct"),
+                                  arrayconv.conv1d(small_x, small_w, backend="direct"))
+
+
+def test_many_threads_mixed_backends_and_contexts_equal_serial():
+    rng = np.random.default_rng(1)
+    calls = []
+    for index in range(12):
+        x = rng.standard_normal((2, 8, 3000)).astype(np.float32)
+        w = rng.standard_normal((8, 8, (3, 301, 9)[index % 3])).astype(np.float32)
+        backend = ("direct", "fft", "array_api", None)[index % 4]
+        calls.append((x, w if index % 5 else calls[0][1] if calls and calls[0][1].shape == w.shape else w, backend,
+                      1 + index % 2))
+    serial = [arrayconv.conv1d(x, w, padding=2, backend=backend) for x, w, backend, _ in calls]
+    results = [None] * len(calls)
+    seen_threads = [None] * len(calls)
+
+    def worker(index):
+        x, w, backend, count = calls[index]
+        with arrayconv.config_context(threads=count):
+            for _ in range(3):
+                results[index] = arrayconv.conv1d(x, w, padding=2, backend=backend)
+            seen_threads[index] = arrayconv.config.lookup("threads")[0]
+
+    workers = [threading.Thread(target=worker, args=(i,)) for i in range(len(calls))]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join()
+    for expected, got in zip(serial, results):
+        np.testing.assert_array_equal(got, expected)
+    assert seen_threads == [1 + i % 2 for i in range(len(calls))]  # no context leaked between threads
+    assert arrayconv.config.lookup("threads")[1] == "default"
+
+
+@pytest.mark.parametrize("backend", ["direct", "fft"])
+def test_kernels_release_the_gil(backend):
+    """A Python thread keeps running while a long call computes in another."""
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((16, 32, 40000)).astype(np.float32)
+    w = rng.standard_normal((32, 32, 65 if backend == "direct" else 1025)).astype(np.float32)
+    arrayconv.conv1d(x[:1], w, backend=backend)
+    done = threading.Event()
+    ticks = []
+
+    def compute():
+        with arrayconv.config_context(threads=1):
+            arrayconv.conv1d(x, w, backend=backend)
+        done.set()
+
+    worker = threading.Thread(target=compute)
+    start = time.monotonic()
+    worker.start()
+    while not done.is_set():
+        ticks.append(time.monotonic())
+        time.sleep(0.001)
+    worker.join()
+    elapsed = time.monotonic() - start
+    assert elapsed > 0.05, "the call was too short to tell"
+    assert len(ticks) > 0.2 * elapsed / 0.001 / 5  # the main thread ran throughout, not only at the end
+
+
+@pytest.mark.parametrize("backend", ["direct", "fft", "array_api"])
+def test_same_bits_on_every_call(backend):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((3, 6, 5000))
+    w = rng.standard_normal((6, 3, 200))
+    first = arrayconv.conv1d(x, w, groups=2, stride=3, padding=7, padding_mode="circular", backend=backend)
+    for _ in range(3):
+        np.testing.assert_array_equal(
+            arrayconv.conv1d(x, w, groups=2, stride=3, padding=7, padding_mode="circular", backend=backend), first)
