@@ -63,3 +63,17 @@ def test_workspace_estimates_cover_the_call(backend):
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert peak <= 1.5 * (output + chosen.workspace_bytes(spec)) + (1 << 20)
+
+
+def test_coverage_guided_harness_of_the_argument_parser():
+    """A short libFuzzer run of tests/atheris_normalize.py: no finding (the long run is documented)."""
+    import pathlib
+    import subprocess
+    import sys
+
+    pytest.importorskip("atheris", reason="atheris is not installed (Linux x86-64 test extra)")
+    harness = pathlib.Path(__file__).with_name("atheris_normalize.py")
+    completed = subprocess.run([sys.executable, str(harness), "-runs=20000", "-seed=1"],
+                               capture_output=True, text=True, timeout=600)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert "Done 20000 runs" in completed.stderr
