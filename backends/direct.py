@@ -161,25 +161,38 @@ def _run_pieces(
     spec: ConvSpec, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, out: np.ndarray,
     num_threads: int, cols: int, rows: int, work: np.ndarray,
 ) -> None:
-    """The kernel over slices of the batch for long calls, so that Ctrl-C (KeyboardInterrupt,
-    which Python raises between two kernel calls, not inside one) stops them promptly.
+    """The kernel over slices of a long call, so that Ctrl-C (KeyboardInterrupt, which
+    Python raises between two kernel calls, not inside one) stops it promptly.
 
-    The slices depend on the shapes alone, and each batch item is computed
-    the same way in any slice: the bits do not change.
+    Slices of the batch where it has enough items, else, for one item, slices
+    of the output length (each computed into a piece, with the padding
+    shifted so it reads the same inputs, then copied into place).  The slices
+    depend on the shapes alone, never on the thread count.
     """
-    pieces = min(spec.batch, -(-spec.macs // _INTERRUPT_MACS))
+    pieces = -(-spec.macs // _INTERRUPT_MACS)
     if pieces <= 1:
-        _run_kernel(spec, x, w, b, out, num_threads, cols, rows, work)
+        _run_kernel(spec, x, w, b, out, num_threads, cols, rows, work, spec.pad_left)
         return
-    step = -(-spec.batch // pieces)
-    for first in range(0, spec.batch, step):
-        last = min(first + step, spec.batch)
-        _run_kernel(spec, x[first:last], w, b, out[first:last], num_threads, cols, rows, work)
+    if spec.batch > 1 or spec.length_out < 2:
+        step = -(-spec.batch // min(pieces, spec.batch))
+        for first in range(0, spec.batch, step):
+            last = min(first + step, spec.batch)
+            _run_kernel(spec, x[first:last], w, b, out[first:last], num_threads, cols, rows, work, spec.pad_left)
+        return
+    step = -(-spec.length_out // pieces)
+    if cols:
+        step = -(-step // cols) * cols  # whole GEMM blocks per slice
+    for first in range(0, spec.length_out, step):
+        count = min(step, spec.length_out - first)
+        piece = np.empty((1, spec.output_channels, count), dtype=out.dtype)
+        # output t of the piece reads input (first + t) * stride + k * dilation - pad_left
+        _run_kernel(spec, x, w, b, piece, num_threads, cols, rows, work, spec.pad_left - first * spec.stride)
+        out[:, :, first : first + count] = piece
 
 
 def _run_kernel(
     spec: ConvSpec, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, out: np.ndarray,
-    num_threads: int, cols: int, rows: int, work: np.ndarray,
+    num_threads: int, cols: int, rows: int, work: np.ndarray, pad_left: int,
 ) -> None:
     dtype = spec.compute_dtype
     _KERNELS[dtype](
@@ -189,7 +202,7 @@ def _run_kernel(
         out,
         spec.stride,
         spec.dilation,
-        spec.pad_left,
+        pad_left,
         _MODE_CODE[spec.padding_mode],
         spec.groups,
         b is not None,

@@ -119,3 +119,20 @@ def test_tiles_differ_from_gemm_in_rounding_only():
         packed = arrayconv.conv1d(x, w, dilation=8, backend="direct")
     assert not np.array_equal(tiled, packed)
     np.testing.assert_allclose(tiled, packed, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("mode", ["zeros", "reflect", "circular"])
+@pytest.mark.parametrize("batch", [1, 3])
+def test_sliced_long_calls_match_unsliced(path, mode, batch, monkeypatch):
+    """Calls sliced for interruptibility (batch slices, or length slices of one item) give the same values."""
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((batch, 12, 700))
+    w = rng.standard_normal((16, 6, 5))
+    b = rng.standard_normal(16)
+    with forced(path):
+        whole = arrayconv.conv1d(x, w, b, stride=2, padding=4, dilation=3, groups=2, padding_mode=mode, backend="direct")
+        monkeypatch.setattr(direct, "_INTERRUPT_MACS", 1000)  # many slices
+        direct._plan.cache_clear()
+        sliced = arrayconv.conv1d(x, w, b, stride=2, padding=4, dilation=3, groups=2, padding_mode=mode, backend="direct")
+    np.testing.assert_allclose(sliced, whole, rtol=1e-13, atol=1e-13)
