@@ -24,6 +24,7 @@ The file holds the same keys at the top level::
     skip = ["fft"]              # never pick these automatically
     threads = 2
     memory_limit = 8000000000   # bytes a call may use (default: what is available)
+    deterministic = true        # GPU: only bitwise-reproducible algorithms (the CPU always is)
     [routing]                   # constants of the cost models (arrayconv.routing)
     fft_call = 5.7e-5
 """
@@ -42,8 +43,10 @@ from . import routing
 
 __all__ = ["config_context", "set_config", "get_config", "describe", "reload", "user_config_path"]
 
-KEYS = ("backend", "skip", "threads", "routing", "memory_limit")
-DEFAULTS: dict[str, Any] = {"backend": None, "skip": (), "threads": None, "routing": (), "memory_limit": None}
+KEYS = ("backend", "skip", "threads", "routing", "memory_limit", "deterministic")
+DEFAULTS: dict[str, Any] = {
+    "backend": None, "skip": (), "threads": None, "routing": (), "memory_limit": None, "deterministic": True,
+}
 
 
 def _default(key: str) -> Any:
@@ -79,6 +82,12 @@ def _validate(key: str, value: Any, source: str) -> Any:
         if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v for v in value):
             raise TypeError(f"skip must be a list of backend names, got skip={value!r}{where}")
         return tuple(value)
+    if key == "deterministic":
+        if isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "0", "false", "no"):
+            value = value.strip().lower() in ("1", "true", "yes")
+        if not isinstance(value, bool):
+            raise TypeError(f"deterministic must be True or False, got deterministic={value!r}{where}")
+        return value
     if key == "memory_limit":
         if isinstance(value, str) and value.strip().isdigit():
             value = int(value)
@@ -143,6 +152,7 @@ _ENVIRONMENT = {
     "skip": "ARRAYCONV_SKIP",
     "threads": "ARRAYCONV_NUM_THREADS",
     "memory_limit": "ARRAYCONV_MEMORY_LIMIT",
+    "deterministic": "ARRAYCONV_DETERMINISTIC",
 }
 
 
@@ -230,7 +240,7 @@ def get_config() -> dict[str, Any]:
     Examples
     --------
     >>> sorted(get_config())
-    ['backend', 'memory_limit', 'routing', 'skip', 'threads']
+    ['backend', 'deterministic', 'memory_limit', 'routing', 'skip', 'threads']
     """
     return {key: lookup(key)[0] for key in KEYS}
 

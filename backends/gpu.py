@@ -40,6 +40,20 @@ def _fused(spec: ConvSpec, x: Any, w: Any, b: Any | None) -> Any:
     return y if b is None else y + b.reshape(1, -1, 1)
 
 
+def _no_cublas_atomics() -> None:
+    """Keep cuBLAS off its atomics-based (run-to-run varying) algorithms on this device's handle.
+
+    It is cuBLAS's default; this undoes another library's choice for the
+    shared handle.  cuFFT and the fused kernel are reproducible as they are.
+    """
+    try:
+        from cupy_backends.cuda.libs import cublas
+
+        cublas.setAtomicsMode(cupy.cuda.device.get_cublas_handle(), cublas.CUBLAS_ATOMICS_NOT_ALLOWED)
+    except (ImportError, AttributeError):  # a CuPy without the call: cuBLAS's default mode stands
+        pass
+
+
 class CupyBackend:
     """CuPy on CUDA devices: every dtype, padding mode, stride, dilation and group layout.
 
@@ -80,6 +94,8 @@ class CupyBackend:
 
         x_, w_, b_ = to_cupy(x), to_cupy(w), to_cupy(b)
         with cupy.cuda.Device(x_.device.id):
+            if config.lookup("deterministic")[0]:
+                _no_cublas_atomics()
             chosen = _gpu_plan.algorithm(spec, routing.constants(config.routing_key()))
             if spec.is_empty:
                 y = cupy.zeros(spec.output_shape, dtype=x_.dtype)

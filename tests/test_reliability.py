@@ -102,3 +102,11 @@ def test_same_bits_on_every_call(backend):
     for _ in range(3):
         np.testing.assert_array_equal(
             arrayconv.conv1d(x, w, groups=2, stride=3, padding=7, padding_mode="circular", backend=backend), first)
+
+
+def test_deterministic_setting():
+    assert arrayconv.config.lookup("deterministic") == (True, "default")
+    with arrayconv.config_context(deterministic=False):
+        assert arrayconv.config.lookup("deterministic") == (False, "config_context")
+    with pytest.raises(TypeError, match="deterministic must be True or False"):
+        arrayconv.set_config(deterministic="sometimes")
