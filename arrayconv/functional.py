@@ -77,6 +77,9 @@ def conv1d(
     spec = shape.normalize(input, weight, bias, stride, padding, dilation, groups, padding_mode)
     chosen = policy.choose(spec, _interop.device_name(input), backend)
     workspace = chosen.workspace_bytes(spec) if hasattr(chosen, "workspace_bytes") else 0
+    if not (type(input) is np.ndarray and input.dtype == spec.compute_dtype and input.flags.c_contiguous):
+        # the converted copy of the input
+        workspace += spec.batch * spec.in_channels * spec.length * np.dtype(spec.compute_dtype).itemsize
     shape.check_memory(spec, workspace, config.snapshot()[4], chosen.name)
     return _run(spec, chosen, input, weight, bias)
 

@@ -707,7 +707,8 @@ def check_memory(spec: ConvSpec, workspace_bytes: int, limit: int | None, backen
             f"this call needs about {needed / 2**30:.3g} GiB (output {spec.output_shape} of "
             f"{spec.compute_dtype} plus the {backend} backend's workspace), more than {source} "
             f"({limit / 2**30:.3g} GiB); split the batch or the signal (Dask does it for you), "
-            f"use a smaller dtype, or raise memory_limit"
+            f"use a smaller dtype, force a backend with a smaller workspace (backend=...), "
+            f"or raise memory_limit"
         )
 
 

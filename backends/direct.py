@@ -173,21 +173,24 @@ def _run_pieces(
     if pieces <= 1:
         _run_kernel(spec, x, w, b, out, num_threads, cols, rows, work, spec.pad_left)
         return
-    if spec.batch > 1 or spec.length_out < 2:
+    if spec.batch >= pieces or spec.length_out < 2:
         step = -(-spec.batch // min(pieces, spec.batch))
         for first in range(0, spec.batch, step):
             last = min(first + step, spec.batch)
             _run_kernel(spec, x[first:last], w, b, out[first:last], num_threads, cols, rows, work, spec.pad_left)
         return
-    step = -(-spec.length_out // pieces)
+    # fewer items than slices: each item in slices of its output length
+    step = -(-spec.length_out // -(-pieces // spec.batch))
     if cols:
         step = -(-step // cols) * cols  # whole GEMM blocks per slice
-    for first in range(0, spec.length_out, step):
-        count = min(step, spec.length_out - first)
-        piece = np.empty((1, spec.output_channels, count), dtype=out.dtype)
-        # output t of the piece reads input (first + t) * stride + k * dilation - pad_left
-        _run_kernel(spec, x, w, b, piece, num_threads, cols, rows, work, spec.pad_left - first * spec.stride)
-        out[:, :, first : first + count] = piece
+    for item in range(spec.batch):
+        for first in range(0, spec.length_out, step):
+            count = min(step, spec.length_out - first)
+            piece = np.empty((1, spec.output_channels, count), dtype=out.dtype)
+            # output t of the piece reads input (first + t) * stride + k * dilation - pad_left
+            _run_kernel(spec, x[item : item + 1], w, b, piece, num_threads, cols, rows, work,
+                        spec.pad_left - first * spec.stride)
+            out[item, :, first : first + count] = piece[0]
 
 
 def _run_kernel(

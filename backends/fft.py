@@ -287,9 +287,17 @@ class FFTBackend:
         complex_size = np.dtype(_COMPLEX[spec.compute_dtype]).itemsize
         freqs = plan.length if complex_size == np.dtype(spec.compute_dtype).itemsize else plan.length // 2 + 1
         channels = spec.in_channels * spec.stride + spec.output_channels
-        chunk = plan.chunk_columns * channels * (plan.length * np.dtype(spec.compute_dtype).itemsize + freqs * complex_size)
+        itemsize = np.dtype(spec.compute_dtype).itemsize
+        chunk = plan.chunk_columns * channels * (plan.length * itemsize + freqs * complex_size)
         weights = spec.output_channels * spec.in_channels_per_group * spec.stride * (plan.length + freqs * 2) * complex_size
-        return chunk + weights
+        cin_g = spec.in_channels_per_group * spec.stride
+        cout_g = spec.out_channels_per_group
+        if plan.use_gemm:  # frequency-major copies of a chunk of frequencies per thread (bounded)
+            contraction = plan.threads * max(_CONTRACT_BYTES, (cin_g + cout_g) * plan.chunk_columns * complex_size)
+        else:  # the tiled kernel's split planes per thread
+            double = complex_size == 16
+            contraction = plan.threads * tile_buffer_size(double, cin_g, cout_g, min(plan.chunk_columns, _TILE_COLUMNS)) * (8 if double else 4)
+        return chunk + weights + contraction
 
     def run(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
         dtype = spec.compute_dtype

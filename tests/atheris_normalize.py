@@ -67,7 +67,8 @@ def test_one_input(raw: bytes) -> None:
     except (ValueError, TypeError, MemoryError):
         return
     x = args[0]
-    assert spec.batch * spec.in_channels * spec.length == (x.size if x.ndim == 3 else x.size)
+    assert spec.batch * spec.in_channels * spec.length == x.size  # (C, L) input: batch 1
+    assert spec.batched == (x.ndim == 3)
     assert spec.length_out >= 0 and spec.kernel_size >= 1 and spec.stride >= 1 and spec.dilation >= 1
     assert spec.length_out == shape.output_length(spec.padded_length, spec.kernel_size, spec.stride, spec.dilation)
 
