@@ -22,7 +22,10 @@ def test_keyboard_interrupt_stops_a_long_call_promptly_and_leaves_the_library_us
     assert spec.macs > 4 * direct._INTERRUPT_MACS  # several slices
     full_call = arrayconv.explain(x, w, backend="direct").estimates["direct"]
     assert full_call > 2.0  # long enough that stopping early is visible
-    # a real SIGINT, as Ctrl-C sends (it also wakes the main thread from a sleep)
+    # a real SIGINT, as Ctrl-C sends (it also wakes the main thread from a sleep);
+    # Python's own handler, which a process started in the background (SIGINT
+    # ignored) would not have installed
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(0.3, os.kill, args=(os.getpid(), signal.SIGINT))
     start = time.monotonic()
     timer.start()
@@ -31,6 +34,7 @@ def test_keyboard_interrupt_stops_a_long_call_promptly_and_leaves_the_library_us
         time.sleep(30)  # only if the call finished before the interrupt came
     waited = time.monotonic() - start
     timer.cancel()
+    signal.signal(signal.SIGINT, previous)
     assert waited < 0.3 + full_call / 2  # stopped after a slice, not at the end
     small_x, small_w = x[:1, :, :256].copy(), w[:, :, :3].copy()
     np.testing.assert_array_equal(arrayconv.conv1d(small_x, small_w, backend="direct"),
