@@ -262,6 +262,10 @@ class FFTBackend:
             return f"runs on the CPU only, the arrays are on {device!r}"
         if -(-spec.kernel_size // spec.stride) > _MAX_LENGTH:
             return f"kernel longer than the longest transform ({_MAX_LENGTH})"
+        # frames step through the input by stride * dilation: keep their index
+        # arithmetic within 64 bits (a huge dilation with one tap, say)
+        if spec.stride * spec.dilation * (spec.length_out + spec.kernel_size + _MAX_LENGTH) >= 2**62:
+            return "stride * dilation too large for the frames' index arithmetic"
         return None
 
     def plan(self, spec: ConvSpec) -> FFTPlan:

@@ -240,3 +240,14 @@ def test_unbatched_and_torch_arrays():
     result = arrayconv.conv1d(torch.from_numpy(x), torch.from_numpy(w), padding="same", backend="fft")
     assert isinstance(result, torch.Tensor) and tuple(result.shape) == (5, 2000)
     assert_close(result.numpy()[None], wide, scale, "float32")
+
+
+def test_huge_dilation_with_one_tap_is_not_framed():
+    """Fuzz finding (seed 405647): stride * dilation overflowed the frames' 64-bit index arithmetic."""
+    x = np.random.default_rng(13).standard_normal((2, 2, 541)).astype(np.float32)
+    w = np.ones((1, 2, 1), np.float32)
+    expected = arrayconv.conv1d(x, w, stride=3, padding=3, dilation=2**62, padding_mode="reflect", backend="direct")
+    with pytest.raises(ValueError, match="stride \\* dilation too large"):
+        arrayconv.conv1d(x, w, stride=3, padding=3, dilation=2**62, padding_mode="reflect", backend="fft")
+    np.testing.assert_array_equal(arrayconv.conv1d(x, w, stride=3, padding=3, dilation=2**62, padding_mode="reflect"),
+                                  expected)
