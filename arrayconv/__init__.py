@@ -22,12 +22,14 @@ from . import config, shape, threads
 from .config import config_context, get_config, set_config
 from .explain import explain
 from .functional import conv1d
-from .module import Conv1d
+from .gradients import Gradients, conv1d_backward, conv_transpose1d, conv_transpose1d_backward
+from .module import Conv1d, ConvTranspose1d
 from .shape import WorkspaceError
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Conv1d", "backends", "config", "config_context", "conv1d", "explain", "get_config", "set_config",
+    "Conv1d", "ConvTranspose1d", "Gradients", "backends", "config", "config_context", "conv1d", "conv1d_backward",
+    "conv_transpose1d", "conv_transpose1d_backward", "explain", "get_config", "set_config",
     "shape", "threads", "WorkspaceError", "__version__",
 ]

@@ -202,6 +202,70 @@ def compare(
     return results
 
 
+@dataclass
+class GradientResult:
+    case: str
+    arrayconv: float
+    torch: float | None
+
+    @property
+    def ratio(self) -> float | None:
+        return None if self.torch is None else self.torch / self.arrayconv
+
+
+def gradient_call(case: BenchCase, x: np.ndarray, w: np.ndarray) -> Callable[[], Any]:
+    """arrayconv's input, weight and bias gradients of ``case`` for a fixed output gradient."""
+    from .gradients import conv1d_backward
+
+    spec = shape.normalize(x, w, None, **case.kwargs)
+    grad_output = np.random.default_rng(1).standard_normal(spec.output_shape).astype(case.dtype)
+    settings = {key: case.kwargs[key] for key in ("stride", "padding", "dilation", "groups", "padding_mode") if key in case.kwargs}
+    return lambda: conv1d_backward(grad_output, x, w, **settings)
+
+
+def compare_gradients(
+    names: Sequence[str],
+    num_threads: int,
+    rounds: int = 15,
+    min_time: float = 0.05,
+    progress: Callable[[str], None] | None = None,
+) -> list[GradientResult]:
+    """Time arrayconv's gradients (input, weight, bias) against torch's CPU backward
+    (``torch.autograd.grad`` through ``F.conv1d``, the graph kept), interleaved,
+    both on ``num_threads`` threads."""
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    threads.set_num_threads(num_threads)
+    results = []
+    try:
+        for name in names:
+            case = CASES[name]
+            if progress:
+                progress(f"{name} (gradients) ...")
+            x, w, b = make_arrays(case)
+            candidates: dict[str, Callable[[], Any]] = {"arrayconv": gradient_call(case, x, w)}
+            if torch is not None and case.torch:
+                torch.set_num_threads(num_threads)
+                tx, tw, tb = (torch.from_numpy(a.copy()).requires_grad_() for a in (x, w, b))
+                ty = torch.nn.functional.conv1d(tx, tw, tb, **case.kwargs)
+                spec = shape.normalize(x, w, None, **case.kwargs)
+                tgy = torch.from_numpy(np.random.default_rng(1).standard_normal(spec.output_shape).astype(case.dtype))
+                candidates["torch"] = lambda: torch.autograd.grad(ty, (tx, tw, tb), tgy, retain_graph=True)
+            calls = {key: _calls_for(f, min_time) for key, f in candidates.items()}
+            samples: dict[str, list[float]] = {key: [] for key in candidates}
+            for _ in range(min(rounds, case.max_rounds or rounds)):
+                for key, function in candidates.items():
+                    function()
+                    samples[key].append(_seconds(function, calls[key]))
+            medians = {key: statistics.median(values) for key, values in samples.items()}
+            results.append(GradientResult(name, medians["arrayconv"], medians.get("torch")))
+    finally:
+        threads.set_num_threads(None)
+    return results
+
+
 def _scipy_oaconvolve(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> Callable[[], Any]:
     """scipy.signal.oaconvolve computing the same single-channel 'valid' correlation."""
     from scipy.signal import oaconvolve
@@ -299,6 +363,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--min-time", type=float, default=0.05, help="seconds per timing sample")
     parser.add_argument("--memory", action="store_true",
                         help="also measure how much one call raises peak memory, in fresh processes")
+    parser.add_argument("--gradients", action="store_true",
+                        help="instead: time the input, weight and bias gradients against torch's backward")
     parser.add_argument("--routing", action="store_true",
                         help="instead: time direct, fft and the automatic choice over the routing sweep "
                         "(K = 1 ... 8192, several channel counts) and report the regret")
@@ -311,6 +377,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.threads < 1 or args.rounds < 1 or args.min_time <= 0:
         parser.error("--threads and --rounds must be positive, --min-time above 0")
     names = args.cases or list(CASES)
+    if args.gradients:
+        results = compare_gradients(names, args.threads, args.rounds, args.min_time,
+                                    progress=lambda text: print(text, flush=True))
+        print(f"| case | arrayconv gradients | torch backward ({args.threads} threads) | ratio |")
+        print("|---|---|---|---|")
+        for r in results:
+            print(f"| {r.case} | {_format_time(r.arrayconv)} | {_format_time(r.torch)} | "
+                  f"{'-' if r.ratio is None else f'{r.ratio:.2f}'} |")
+        return 0
     rates = {dtype: gemm_rate(dtype, args.threads) for dtype in sorted({CASES[n].dtype for n in names})}
     print(f"GEMM rate (scipy BLAS, {args.threads} threads): "
           + ", ".join(f"{dtype} {rate / 1e9:.1f} GFLOP/s" for dtype, rate in rates.items()))

@@ -7,9 +7,9 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
-from . import _interop, config, policy, shape
+from . import _autograd, _interop, config, policy, shape
 
-__all__ = ["conv1d"]
+__all__ = ["conv1d", "execute"]
 
 
 def conv1d(
@@ -65,6 +65,11 @@ def conv1d(
         (a ``MemoryError``) If the output and the backend's workspace would
         exceed the ``memory_limit`` setting, or the memory available.
 
+    Notes
+    -----
+    A torch tensor that requires grad (with grad mode on) makes the call a
+    node of torch's autograd graph, whose backward is :func:`conv1d_backward`.
+
     Examples
     --------
     >>> import numpy as np
@@ -74,8 +79,16 @@ def conv1d(
     >>> arrayconv.conv1d(x, w, padding=1)
     array([[[-1., -2., -2., -2., -2.,  4.]]], dtype=float32)
     """
+    if type(input) is not np.ndarray and _autograd.wants_graph(input, weight, bias):
+        return _autograd.conv1d(input, weight, bias, stride, padding, dilation, groups, padding_mode, backend)
     spec = shape.normalize(input, weight, bias, stride, padding, dilation, groups, padding_mode)
-    chosen = policy.choose(spec, _interop.device_name(input), backend)
+    return execute(spec, policy.choose(spec, _interop.device_name(input), backend), input, weight, bias)
+
+
+def execute(spec: shape.ConvSpec, chosen: Any, input: Any, weight: Any, bias: Any) -> Any:
+    """Run a validated call on the chosen backend, after checking its memory, and
+    give back the input's kind (the one path of ``conv1d`` and of the calls
+    that :mod:`arrayconv.lowering` plans)."""
     workspace = chosen.workspace_bytes(spec) if hasattr(chosen, "workspace_bytes") else 0
     if not (type(input) is np.ndarray and input.dtype == spec.compute_dtype and input.flags.c_contiguous):
         # the converted copy of the input

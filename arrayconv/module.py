@@ -11,8 +11,9 @@ import numpy as np
 
 from . import _interop, shape
 from .functional import conv1d
+from .gradients import conv1d_backward, conv_transpose1d, conv_transpose1d_backward
 
-__all__ = ["Conv1d"]
+__all__ = ["Conv1d", "ConvTranspose1d"]
 
 
 class Conv1d:
@@ -56,6 +57,9 @@ class Conv1d:
         1-tuples, as torch stores them.
     padding : tuple of int or str
         A 1-tuple, or ``'same'``/``'valid'``.
+    weight_grad, bias_grad : array or None
+        The gradients :meth:`backward` has accumulated (None before the first
+        and after :meth:`zero_grad`), as torch accumulates ``.grad``.
 
     Examples
     --------
@@ -63,8 +67,13 @@ class Conv1d:
     >>> m = Conv1d(16, 33, 3, stride=2, rng=0)
     >>> m
     Conv1d(16, 33, kernel_size=(3,), stride=(2,))
-    >>> m(np.zeros((20, 16, 50), dtype=np.float32)).shape
+    >>> y = m(np.ones((20, 16, 50), dtype=np.float32))
+    >>> y.shape
     (20, 33, 24)
+    >>> m.backward(np.ones_like(y)).shape  # dL/dx for L = y.sum(); fills weight_grad, bias_grad
+    (20, 16, 50)
+    >>> m.weight_grad.shape, float(m.bias_grad[0])
+    ((33, 16, 3), 480.0)
     """
 
     transposed = False
@@ -87,7 +96,7 @@ class Conv1d:
         rng: int | np.random.Generator | None = None,
         xp: Any = None,
     ) -> None:
-        config = shape.normalize_layer(
+        config = self._layer_config(
             in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
             padding_mode, device, dtype, xp,
         )
@@ -106,12 +115,19 @@ class Conv1d:
         self.xp = config.namespace  # None: NumPy
         self.weight: Any
         self.bias: Any | None
+        self.weight_grad: Any | None = None
+        self.bias_grad: Any | None = None
+        self._input: Any = None  # the last input, for backward
         self.reset_parameters()
 
+    def _layer_config(self, *arguments: Any) -> shape.LayerConfig:
+        return shape.normalize_layer(*arguments)
+
     def reset_parameters(self) -> None:
-        """Draw weight and bias afresh from U(-sqrt(k), sqrt(k)), k = groups / (C_in * K)."""
+        """Draw weight and bias afresh from U(-sqrt(k), sqrt(k)), k = 1 / fan_in
+        (``C_in / groups * K``; for a transposed layer ``C_out / groups * K``), as torch does."""
         config = self._config
-        fan_in = config.in_channels // config.groups * config.kernel_size[0]
+        fan_in = config.fan_in
         # torch leaves a zero-input layer's bias at 0 (its bound is 0 then)
         bound = 1 / math.sqrt(fan_in) if fan_in else 0.0
         self.weight = self._uniform(config.weight_shape, bound)
@@ -130,8 +146,11 @@ class Conv1d:
         return self.xp.asarray(values, device=self.device, copy=True)
 
     def __call__(self, input: Any, *, backend: str | None = None) -> Any:
-        """Apply the layer: ``conv1d`` with this layer's weight, bias and settings."""
-        return conv1d(
+        """Apply the layer: ``conv1d`` with this layer's weight, bias and settings.
+
+        The input is kept (a reference, not a copy) for :meth:`backward`.
+        """
+        output = conv1d(
             input,
             self.weight,
             self.bias,
@@ -142,8 +161,53 @@ class Conv1d:
             self.padding_mode,
             backend=backend,
         )
+        self._input = input
+        return output
 
     forward = __call__
+
+    def backward(self, grad_output: Any, *, input: Any = None, backend: str | None = None) -> Any:
+        """Back-propagate ``grad_output = dL/dy`` through the last call (or through
+        ``input``): add ``dL/dweight`` to :attr:`weight_grad` and ``dL/dbias`` to
+        :attr:`bias_grad`, and return ``dL/dinput``.
+
+        The input must not have been changed in place since the call.
+
+        Raises
+        ------
+        ValueError
+            If the layer has not been called and no ``input`` is given, or
+            ``grad_output`` does not have the output's shape.
+        """
+        grads = self._gradients(grad_output, self._input_for_backward(input), backend)
+        self.weight_grad = grads.weight if self.weight_grad is None else self.weight_grad + grads.weight
+        if self.bias is not None:
+            self.bias_grad = grads.bias if self.bias_grad is None else self.bias_grad + grads.bias
+        return grads.input
+
+    def _gradients(self, grad_output: Any, input: Any, backend: str | None) -> Any:
+        return conv1d_backward(
+            grad_output, input, self.weight, self.stride, self.padding, self.dilation, self.groups,
+            self.padding_mode, needs=self._needs(), backend=backend,
+        )
+
+    def _needs(self) -> tuple[str, ...]:
+        return ("input", "weight", "bias") if self.bias is not None else ("input", "weight")
+
+    def _input_for_backward(self, input: Any) -> Any:
+        if input is None:
+            input = self._input
+        if input is None:
+            raise ValueError(
+                f"{type(self).__name__}.backward needs the input of a forward call: call the layer first, "
+                "or pass input="
+            )
+        return input
+
+    def zero_grad(self) -> None:
+        """Forget the accumulated gradients (:attr:`weight_grad`, :attr:`bias_grad`)."""
+        self.weight_grad = None
+        self.bias_grad = None
 
     def state_dict(self) -> dict[str, Any]:
         """The parameters by name, as torch names them (``weight``; ``bias`` if any).
@@ -196,6 +260,8 @@ class Conv1d:
             text += f", padding={self.padding}"
         if self.dilation != (1,):
             text += f", dilation={self.dilation}"
+        if self.output_padding != (0,):
+            text += f", output_padding={self.output_padding}"
         if self.groups != 1:
             text += f", groups={self.groups}"
         if self.bias is None:
@@ -206,3 +272,91 @@ class Conv1d:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.extra_repr()})"
+
+
+class ConvTranspose1d(Conv1d):
+    """A 1-D transposed convolution layer with the attributes and behaviour of
+    ``torch.nn.ConvTranspose1d``.
+
+    Parameters
+    ----------
+    in_channels, out_channels, kernel_size, stride, padding, output_padding, groups, bias, dilation
+        As for :func:`arrayconv.conv_transpose1d`; ``padding`` is an int.
+    padding_mode : {'zeros'}
+        The only mode torch's layer supports.
+    device, dtype, rng, xp
+        As for :class:`Conv1d`.
+
+    Attributes
+    ----------
+    weight : array
+        ``(in_channels, out_channels / groups, kernel_size)``, from
+        U(-sqrt(k), sqrt(k)), ``k = groups / (out_channels * kernel_size)``.
+    bias, weight_grad, bias_grad
+        As for :class:`Conv1d`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = ConvTranspose1d(16, 8, 4, stride=2, padding=1, rng=0)
+    >>> m(np.ones((2, 16, 50), dtype=np.float32)).shape
+    (2, 8, 100)
+    >>> m(np.ones((2, 16, 50), dtype=np.float32), output_size=[101]).shape
+    (2, 8, 101)
+    """
+
+    transposed = True
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int],
+        stride: int | tuple[int] = 1,
+        padding: int | tuple[int] = 0,
+        output_padding: int | tuple[int] = 0,
+        groups: int = 1,
+        bias: bool = True,
+        dilation: int | tuple[int] = 1,
+        padding_mode: str = "zeros",
+        device: str | None = None,
+        dtype: Any = None,
+        *,
+        rng: int | np.random.Generator | None = None,
+        xp: Any = None,
+    ) -> None:
+        self._pending_output_padding = output_padding
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                         padding_mode, device, dtype, rng=rng, xp=xp)
+        self.output_padding = self._config.output_padding
+
+    def _layer_config(self, *arguments: Any) -> shape.LayerConfig:
+        return shape.normalize_layer(*arguments, output_padding=self._pending_output_padding)
+
+    def __call__(self, input: Any, output_size: Any = None, *, backend: str | None = None) -> Any:
+        """Apply the layer; ``output_size`` (the output length, or a shape ending in it)
+        picks the output padding, as in torch."""
+        output_padding = self._output_padding(input, output_size)
+        output = conv_transpose1d(
+            input, self.weight, self.bias, self.stride, self.padding, output_padding, self.groups,
+            self.dilation, backend=backend,
+        )
+        self._input = input
+        self._last_output_padding = output_padding
+        return output
+
+    forward = __call__
+
+    def _output_padding(self, input: Any, output_size: Any) -> tuple[int]:
+        if output_size is None:
+            return self.output_padding
+        return (shape.output_padding_for(
+            output_size, input.shape[-1], self.stride[0], self.padding[0], self.dilation[0], self.kernel_size[0]
+        ),)
+
+    def _gradients(self, grad_output: Any, input: Any, backend: str | None) -> Any:
+        return conv_transpose1d_backward(
+            grad_output, input, self.weight, self.stride, self.padding,
+            getattr(self, "_last_output_padding", self.output_padding), self.groups, self.dilation,
+            needs=self._needs(), backend=backend,
+        )

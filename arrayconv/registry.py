@@ -44,6 +44,14 @@ class Backend(Protocol):
     ``native_arrays`` gets the caller's own arrays instead (their library and
     device; already batched and in the compute dtype, possibly strided) and
     returns an array of that library on that device.
+
+    ``run`` is all a backend needs: transposed convolutions and gradients
+    reach it as ordinary correlations (:mod:`arrayconv.lowering`).  A CPU
+    backend may also offer ``run_weight_grad(spec, x, grad_output)`` (the
+    weight gradient of ``spec`` without conjugation, ``(C_out, C_in/groups,
+    K)``, from NumPy arrays) and ``weight_grad_workspace_bytes(spec)``; they
+    are used when the router picks that backend for the weight gradient's
+    correlation.
     """
 
     name: str

@@ -25,13 +25,20 @@ import array_api_compat
 import numpy as np
 
 __all__ = [
+    "BackwardSpec",
     "ConvSpec",
+    "GRADIENT_NAMES",
     "LayerConfig",
+    "TransposeSpec",
     "PADDING_MODES",
     "normalize",
+    "normalize_backward",
     "normalize_layer",
+    "normalize_transpose",
+    "normalize_transpose_backward",
     "check_state",
     "output_length",
+    "output_padding_for",
 ]
 
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
@@ -174,10 +181,19 @@ class LayerConfig:
     device: Any  # "cpu" for NumPy, else the namespace's own device (object or string)
     dtype: str
     namespace: Any = None  # the array_api_compat namespace of the parameters; None: NumPy
+    transposed: bool = False  # a ConvTranspose1d layer
+    output_padding: tuple[int] = (0,)
 
     @property
     def weight_shape(self) -> tuple[int, int, int]:
+        if self.transposed:
+            return (self.in_channels, self.out_channels // self.groups, self.kernel_size[0])
         return (self.out_channels, self.in_channels // self.groups, self.kernel_size[0])
+
+    @property
+    def fan_in(self) -> int:
+        """Inputs feeding one output, as torch's weight initialisation counts them."""
+        return self.weight_shape[1] * self.kernel_size[0]
 
 
 # --------------------------------------------------------------------------
@@ -356,12 +372,55 @@ def _result_dtype_name(names: list[str]) -> str:
 
 
 def _refuse_autograd(name: str, array: Any) -> None:
-    """arrayconv records no autograd history: refuse rather than silently drop it."""
-    if getattr(array, "requires_grad", False):
+    """Gradients are computed from values: refuse a tensor whose graph would be dropped.
+
+    (``conv1d`` and ``conv_transpose1d`` take part in torch's autograd; their
+    gradients are not differentiable again.)
+    """
+    if getattr(array, "requires_grad", False) and _torch_grad_enabled():
         raise TypeError(
-            f"{name} requires grad, and arrayconv does not record autograd history; "
-            f"pass {name}.detach() to compute without gradients"
+            f"{name} requires grad, and conv1d_backward does not record autograd history "
+            f"(arrayconv's gradients are not differentiable twice); pass {name}.detach()"
         )
+
+
+def _torch_grad_enabled() -> bool:
+    torch = sys.modules.get("torch")
+    return torch is not None and torch.is_grad_enabled()
+
+
+def _arrays_namespace(input: Any, weight: Any, bias: Any) -> Any:
+    """The namespace of a call's arrays (None for NumPy), refusing a missing input or weight."""
+    for name, value in (("input", input), ("weight", weight)):
+        if value is None:
+            raise TypeError(f"{name} must be an array (NumPy, PyTorch, CuPy, ...), got {name}=None")
+    return _namespace(input=input, weight=weight, bias=bias)
+
+
+def _input_layout(input: Any, weight: Any, weight_layout: str) -> tuple[bool, int, int, int]:
+    """(batched, batch, channels, length) of a 2-D or 3-D input, with a 3-D weight."""
+    if input.ndim not in (2, 3):
+        raise ValueError(
+            "input must be 2-D (C_in, L) unbatched or 3-D (N, C_in, L) batched, "
+            f"got input.shape={tuple(input.shape)}"
+        )
+    if weight.ndim != 3:
+        raise ValueError(f"weight must be 3-D {weight_layout}, got weight.shape={tuple(weight.shape)}")
+    if input.ndim == 3:
+        batch, channels, length = tuple(input.shape)
+        return True, batch, channels, length
+    channels, length = tuple(input.shape)
+    return False, 1, channels, length
+
+
+def _arrays_dtype(xp: Any, input: Any, weight: Any, bias: Any) -> str:
+    """The promoted dtype name of a call's arrays; TypeError for a non-floating one."""
+    names = [
+        _dtype_name(xp, name, array)
+        for name, array in (("input", input), ("weight", weight), ("bias", bias))
+        if array is not None
+    ]
+    return _result_dtype_name(names)
 
 
 def normalize(
@@ -403,38 +462,16 @@ def normalize(
     >>> spec.output_shape
     (20, 33, 24)
     """
-    for name, value in (("input", input), ("weight", weight)):
-        if value is None:
-            raise TypeError(f"{name} must be an array (NumPy, PyTorch, CuPy, ...), got {name}=None")
-    xp = _namespace(input=input, weight=weight, bias=bias)
+    xp = _arrays_namespace(input, weight, bias)
     stride_ = _positive_int("stride", stride)
     dilation_ = _positive_int("dilation", dilation)
     groups_ = _positive_int("groups", groups, sequence=False)
     mode = _padding_mode_arg(padding_mode)
     padding_ = _padding_arg(padding, mode)
 
-    if input.ndim not in (2, 3):
-        raise ValueError(
-            "input must be 2-D (C_in, L) unbatched or 3-D (N, C_in, L) batched, "
-            f"got input.shape={tuple(input.shape)}"
-        )
-    if weight.ndim != 3:
-        raise ValueError(
-            f"weight must be 3-D (C_out, C_in/groups, K), got weight.shape={tuple(weight.shape)}"
-        )
-    batched = input.ndim == 3
-    batch, in_channels, length = (
-        tuple(input.shape) if batched else (1, *tuple(input.shape))
-    )
+    batched, batch, in_channels, length = _input_layout(input, weight, "(C_out, C_in/groups, K)")
     out_channels, weight_in, kernel_size = tuple(weight.shape)
-
-    dtype_names = []
-    for name, array in (("input", input), ("weight", weight), ("bias", bias)):
-        if array is not None:
-            dtype_names.append(_dtype_name(xp, name, array))
-            if xp is not None:
-                _refuse_autograd(name, array)
-    result_dtype = _result_dtype_name(dtype_names)
+    result_dtype = _arrays_dtype(xp, input, weight, bias)
 
     if kernel_size == 0:
         raise ValueError(f"weight must have a kernel size of at least 1, got weight.shape={tuple(weight.shape)}")
@@ -488,6 +525,277 @@ def normalize(
     )
 
 
+class TransposeSpec(NamedTuple):
+    """A validated ``conv_transpose1d`` call.
+
+    The input is ``(batch, in_channels, length)``, the weight
+    ``(in_channels, out_channels / groups, kernel_size)`` and the output
+    ``(batch, out_channels, length_out)`` with
+    ``length_out = (length - 1) * stride - 2 * padding + dilation * (kernel_size - 1)
+    + output_padding + 1``.
+    """
+
+    batch: int
+    in_channels: int
+    length: int
+    out_channels: int
+    kernel_size: int
+    groups: int
+    stride: int
+    dilation: int
+    padding: int
+    output_padding: int
+    length_out: int
+    batched: bool
+    has_bias: bool
+    compute_dtype: str
+    result_dtype: str
+
+    @property
+    def output_shape(self) -> tuple[int, int, int]:
+        return (self.batch, self.out_channels, self.length_out)
+
+    @property
+    def result_shape(self) -> tuple[int, ...]:
+        return self.output_shape if self.batched else self.output_shape[1:]
+
+
+def normalize_transpose(
+    input: Any,
+    weight: Any,
+    bias: Any = None,
+    stride: Any = 1,
+    padding: Any = 0,
+    output_padding: Any = 0,
+    groups: Any = 1,
+    dilation: Any = 1,
+) -> TransposeSpec:
+    """Validate the arguments of ``conv_transpose1d`` as torch does.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> normalize_transpose(np.zeros((2, 4, 10)), np.zeros((4, 3, 3)), stride=2).output_shape
+    (2, 3, 21)
+    """
+    xp = _arrays_namespace(input, weight, bias)
+    stride_ = _positive_int("stride", stride)
+    dilation_ = _positive_int("dilation", dilation)
+    groups_ = _positive_int("groups", groups, sequence=False)
+    if isinstance(padding, str):
+        raise TypeError(
+            f"padding of a transposed convolution must be a non-negative int, got padding={padding!r}"
+        )
+    padding_ = _non_negative_int("padding", padding)
+    output_padding_ = _non_negative_int("output_padding", output_padding)
+    batched, batch, in_channels, length = _input_layout(input, weight, "(C_in, C_out/groups, K)")
+    weight_in, out_per_group, kernel_size = tuple(weight.shape)
+    out_channels = out_per_group * groups_
+    result_dtype = _arrays_dtype(xp, input, weight, bias)
+    if kernel_size == 0:
+        raise ValueError(f"weight must have a kernel size of at least 1, got weight.shape={tuple(weight.shape)}")
+    if weight_in < groups_:
+        raise ValueError(
+            f"weight must have at least groups={groups_} input channels, "
+            f"got weight.shape={tuple(weight.shape)}"
+        )
+    if out_per_group == 0:
+        raise ValueError(
+            f"weight must have at least one output channel per group, got weight.shape={tuple(weight.shape)}"
+        )
+    if weight_in % groups_:
+        raise ValueError(
+            f"weight.shape[0] (in channels) must be divisible by groups={groups_}, "
+            f"got weight.shape={tuple(weight.shape)}"
+        )
+    if in_channels != weight_in:
+        raise ValueError(
+            f"input must have weight.shape[0] = {weight_in} channels, got "
+            f"input.shape={tuple(input.shape)} and weight.shape={tuple(weight.shape)}"
+        )
+    if bias is not None and tuple(bias.shape) != (out_channels,):
+        raise ValueError(
+            f"bias must be 1-D with weight.shape[1] * groups = {out_channels} elements, "
+            f"got bias.shape={tuple(bias.shape)}"
+        )
+    if length == 0 and batch and in_channels:
+        raise ValueError(
+            "input of length 0 is supported only with a zero batch or zero channels, "
+            f"got input.shape={tuple(input.shape)}"
+        )
+    # torch checks output_padding and a zero output length only for a non-empty batch
+    if batch and output_padding_ >= max(stride_, dilation_):
+        raise ValueError(
+            f"output_padding must be smaller than either stride or dilation, got "
+            f"output_padding={output_padding!r}, stride={stride_}, dilation={dilation_}"
+        )
+    length_out = (length - 1) * stride_ - 2 * padding_ + dilation_ * (kernel_size - 1) + output_padding_ + 1
+    if length_out < 0 or length_out == 0 and batch:
+        raise ValueError(
+            f"the output length (L - 1) * stride - 2 * padding + dilation * (K - 1) + "
+            f"output_padding + 1 = {length_out} must be positive (L={length}, stride={stride_}, "
+            f"padding={padding_}, dilation={dilation_}, K={kernel_size}, output_padding={output_padding_})"
+        )
+    compute_dtype = _COMPUTE_DTYPE[result_dtype]
+    _check_size(batch, max(in_channels, out_channels), max(length, length_out), compute_dtype)
+    return TransposeSpec(
+        batch, in_channels, length, out_channels, kernel_size, groups_, stride_, dilation_,
+        padding_, output_padding_, length_out, batched, bias is not None, compute_dtype,
+        result_dtype,
+    )
+
+
+def output_padding_for(
+    output_size: Any, length: int, stride: int, padding: int, dilation: int, kernel_size: int
+) -> int:
+    """The ``output_padding`` that gives a transposed convolution ``output_size``
+    samples (an int, or a sequence whose last element is the length), as
+    ``nn.ConvTranspose1d`` computes it.
+
+    Examples
+    --------
+    >>> output_padding_for(8, 4, 2, 0, 1, 2)
+    0
+    >>> output_padding_for([1, 3, 9], 4, 2, 0, 1, 2)
+    1
+    """
+    if isinstance(output_size, (tuple, list)):
+        if len(output_size) not in (1, 2, 3):
+            raise ValueError(
+                f"output_size must have 1 element (or 2-3, the last being the length), got output_size={output_size!r}"
+            )
+        output_size = output_size[len(output_size) - 1]  # compiled without wraparound: no [-1]
+    size = _non_negative_int("output_size", output_size, sequence=False)
+    smallest = (length - 1) * stride - 2 * padding + dilation * (kernel_size - 1) + 1
+    largest = smallest + stride - 1
+    if not smallest <= size <= largest:
+        raise ValueError(
+            f"output_size must be between {smallest} and {largest} for an input of length {length}, "
+            f"got output_size={output_size!r}"
+        )
+    return size - smallest
+
+
+GRADIENT_NAMES = ("input", "weight", "bias")
+
+
+class BackwardSpec(NamedTuple):
+    """A validated gradient call: the convolution that computes the input
+    gradient's adjoint pair, the gradients asked for, and the dtype names of
+    the arrays they are the gradients of (``bias``: that of the output gradient).
+
+    For ``conv1d_backward``, ``spec`` is the forward call itself; for
+    ``conv_transpose1d_backward`` it is the ``conv1d`` of the output gradient
+    with the weight, whose output has the input's shape.  Its dtypes are the
+    promotion of every array's.
+    """
+
+    spec: ConvSpec
+    needs: frozenset
+    input_dtype: str
+    weight_dtype: str
+    bias_dtype: str
+
+
+def _needs_arg(needs: Any) -> frozenset:
+    if isinstance(needs, str) or not isinstance(needs, (tuple, list, set, frozenset)):
+        raise TypeError(
+            f"needs must be a sequence of gradient names from {GRADIENT_NAMES}, got needs={needs!r}"
+        )
+    if any(name not in GRADIENT_NAMES for name in needs):
+        raise ValueError(f"needs may name only {GRADIENT_NAMES}, got needs={tuple(needs)!r}")
+    return frozenset(needs)
+
+
+def _grad_output_arg(grad_output: Any, input: Any, expected_shape: tuple[int, ...]) -> str:
+    """The output gradient's dtype name, after checking its kind and shape."""
+    if grad_output is None:
+        raise TypeError("grad_output must be an array (NumPy, PyTorch, CuPy, ...), got grad_output=None")
+    xp = _namespace(grad_output=grad_output, input=input)
+    name = _dtype_name(xp, "grad_output", grad_output)
+    if xp is not None:
+        _refuse_autograd("grad_output", grad_output)
+    if tuple(grad_output.shape) != expected_shape:
+        raise ValueError(
+            f"grad_output must have the forward output's shape {expected_shape}, "
+            f"got grad_output.shape={tuple(grad_output.shape)}"
+        )
+    return name
+
+
+def normalize_backward(
+    grad_output: Any,
+    input: Any,
+    weight: Any,
+    stride: Any = 1,
+    padding: Any = 0,
+    dilation: Any = 1,
+    groups: Any = 1,
+    padding_mode: Any = "zeros",
+    needs: Any = GRADIENT_NAMES,
+) -> BackwardSpec:
+    """Validate a ``conv1d_backward`` call: the forward call's arguments, and an
+    output gradient of the forward output's shape.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> call = normalize_backward(np.zeros((2, 3, 8)), np.zeros((2, 4, 10)),
+    ...                           np.zeros((3, 4, 3)), needs=("weight",))
+    >>> call.spec.output_shape, sorted(call.needs)
+    ((2, 3, 8), ['weight'])
+    """
+    wanted = _needs_arg(needs)
+    spec = normalize(input, weight, None, stride, padding, dilation, groups, padding_mode)
+    return _backward_spec(spec, spec.result_dtype, spec.result_shape, wanted, grad_output, input, weight)
+
+
+def normalize_transpose_backward(
+    grad_output: Any,
+    input: Any,
+    weight: Any,
+    stride: Any = 1,
+    padding: Any = 0,
+    output_padding: Any = 0,
+    groups: Any = 1,
+    dilation: Any = 1,
+    needs: Any = GRADIENT_NAMES,
+) -> BackwardSpec:
+    """Validate a ``conv_transpose1d_backward`` call.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> call = normalize_transpose_backward(np.zeros((2, 3, 21)), np.zeros((2, 4, 10)),
+    ...                                     np.zeros((4, 3, 3)), stride=2)
+    >>> call.spec.output_shape
+    (2, 4, 10)
+    """
+    wanted = _needs_arg(needs)
+    transposed = normalize_transpose(input, weight, None, stride, padding, output_padding, groups, dilation)
+    # conv1d(grad_output, weight): channels out_channels -> in_channels, length_out -> length
+    spec = ConvSpec(
+        transposed.batch, transposed.out_channels, transposed.length_out, transposed.in_channels,
+        transposed.kernel_size, transposed.groups, transposed.stride, transposed.dilation,
+        transposed.padding, transposed.padding, "zeros", transposed.length, transposed.batched,
+        False, transposed.compute_dtype, transposed.compute_dtype,
+    )
+    return _backward_spec(spec, transposed.result_dtype, transposed.result_shape, wanted, grad_output, input, weight)
+
+
+def _backward_spec(
+    spec: ConvSpec, result_dtype: str, output_shape: tuple[int, ...], wanted: frozenset,
+    grad_output: Any, input: Any, weight: Any,
+) -> BackwardSpec:
+    """A gradient call's spec, after checking the output gradient against the forward output."""
+    grad_dtype = _grad_output_arg(grad_output, input, output_shape)
+    input_dtype = _dtype_name(_namespace(input=input), "input", input)
+    weight_dtype = _dtype_name(_namespace(weight=weight), "weight", weight)
+    compute_dtype = _COMPUTE_DTYPE[_result_dtype_name([result_dtype, grad_dtype])]
+    spec = spec._replace(compute_dtype=compute_dtype, result_dtype=compute_dtype)
+    return BackwardSpec(spec, wanted, input_dtype, weight_dtype, grad_dtype)
+
+
 def _check_padding_mode_limits(
     mode: str, pad_left: int, pad_right: int, in_channels: int, length: int, shape: Any
 ) -> None:
@@ -535,8 +843,10 @@ def normalize_layer(
     device: Any = None,
     dtype: Any = None,
     xp: Any = None,
+    output_padding: Any = None,
 ) -> LayerConfig:
-    """Validate the hyper-parameters of :class:`arrayconv.Conv1d`.
+    """Validate the hyper-parameters of :class:`arrayconv.Conv1d`, or with an
+    ``output_padding`` (an int, 0 by default) those of :class:`arrayconv.ConvTranspose1d`.
 
     ``xp`` names the array library of the parameters (a module such as
     ``torch``, ``cupy`` or ``array_api_strict``; None for NumPy), and
@@ -555,6 +865,17 @@ def normalize_layer(
     dilation_ = _positive_int("dilation", dilation)
     groups_ = _positive_int("groups", groups, sequence=False)
     mode = _padding_mode_arg(padding_mode)
+    transposed = output_padding is not None
+    if transposed:
+        if mode != "zeros":
+            raise ValueError(
+                f"padding_mode must be 'zeros' for a transposed convolution, got padding_mode={padding_mode!r}"
+            )
+        if isinstance(padding, str):
+            raise ValueError(
+                f"padding of a transposed convolution must be a non-negative int, got padding={padding!r}"
+            )
+        output_padding_ = _non_negative_int("output_padding", output_padding)
     padding_ = _padding_arg(padding, mode)
     if not isinstance(bias, (bool, np.bool_, int, type(None))):
         raise TypeError(f"bias must be True or False, got {type(bias).__name__} bias={bias!r}")
@@ -583,6 +904,8 @@ def normalize_layer(
         device="cpu" if namespace is None else device,
         dtype=_layer_dtype(dtype),
         namespace=namespace,
+        transposed=transposed,
+        output_padding=(output_padding_,) if transposed else (0,),
     )
 
 

@@ -59,6 +59,18 @@ cdef extern from "_direct_loops.h" nogil:
     void ac_row_c128(const double complex *x, Py_ssize_t length, const double complex *w,
                      Py_ssize_t ksize, double complex *y, Py_ssize_t length_out,
                      Py_ssize_t stride, Py_ssize_t dilation, Py_ssize_t pad_left, int mode)
+    void ac_wgrad_f32(const float *x, Py_ssize_t length, const float *gy, Py_ssize_t length_out,
+                      float *g, Py_ssize_t ksize, Py_ssize_t stride, Py_ssize_t dilation,
+                      Py_ssize_t pad_left, int mode)
+    void ac_wgrad_f64(const double *x, Py_ssize_t length, const double *gy, Py_ssize_t length_out,
+                      double *g, Py_ssize_t ksize, Py_ssize_t stride, Py_ssize_t dilation,
+                      Py_ssize_t pad_left, int mode)
+    void ac_wgrad_c64(const float complex *x, Py_ssize_t length, const float complex *gy,
+                      Py_ssize_t length_out, float complex *g, Py_ssize_t ksize,
+                      Py_ssize_t stride, Py_ssize_t dilation, Py_ssize_t pad_left, int mode)
+    void ac_wgrad_c128(const double complex *x, Py_ssize_t length, const double complex *gy,
+                       Py_ssize_t length_out, double complex *g, Py_ssize_t ksize,
+                       Py_ssize_t stride, Py_ssize_t dilation, Py_ssize_t pad_left, int mode)
 
 
 def omp_max_threads():
@@ -341,3 +353,180 @@ def conv1d_direct(
         for item in prange(items, schedule="static"):
             _gemm_block(x, w, bias, out, item, block_cols, block_rows, stride, dilation,
                         pad_left, mode, groups, has_bias, use_tiles, &work[thread, 0])
+
+
+# --------------------------------------------------------------------------
+# The weight gradient: gw[o, c, k] = sum_{n, l} gy[n, o, l] x[n, c', l * stride + k * dilation - pad]
+# (c' = c in o's group; no conjugation: the caller conjugates for complex dtypes)
+
+
+cdef inline void _wgrad_row(const scalar_t *x, Py_ssize_t length, const scalar_t *gy,
+                            Py_ssize_t length_out, scalar_t *g, Py_ssize_t ksize,
+                            Py_ssize_t stride, Py_ssize_t dilation, Py_ssize_t pad_left,
+                            int mode) noexcept nogil:
+    if scalar_t is float:
+        ac_wgrad_f32(x, length, gy, length_out, g, ksize, stride, dilation, pad_left, mode)
+    elif scalar_t is double:
+        ac_wgrad_f64(x, length, gy, length_out, g, ksize, stride, dilation, pad_left, mode)
+    elif scalar_t is floatcomplex:
+        ac_wgrad_c64(x, length, gy, length_out, g, ksize, stride, dilation, pad_left, mode)
+    else:
+        ac_wgrad_c128(x, length, gy, length_out, g, ksize, stride, dilation, pad_left, mode)
+
+
+cdef void _wgrad_output_row(
+    const scalar_t[:, :, ::1] x,
+    const scalar_t[:, :, ::1] gy,
+    scalar_t[:, :, ::1] gw,
+    Py_ssize_t o,
+    Py_ssize_t stride,
+    Py_ssize_t dilation,
+    Py_ssize_t pad_left,
+    int mode,
+    Py_ssize_t groups,
+) noexcept nogil:
+    """gw[o, :, :] over the whole batch (gw zeroed by the caller)."""
+    cdef Py_ssize_t cin_g = gw.shape[1]
+    cdef Py_ssize_t first_channel = (o // (gw.shape[0] // groups)) * cin_g
+    cdef Py_ssize_t n, c
+    for n in range(x.shape[0]):
+        for c in range(cin_g):
+            _wgrad_row(&x[n, first_channel + c, 0], x.shape[2], &gy[n, o, 0], gy.shape[2],
+                       &gw[o, c, 0], gw.shape[2], stride, dilation, pad_left, mode)
+
+
+cdef inline void _gemm_at(int m, int n, int k, const scalar_t *a, int lda, const scalar_t *b,
+                          int ldb, scalar_t *c, int ldc) noexcept nogil:
+    """Column-major C (m x n) += A^T @ B, A (k x m), B (k x n)."""
+    cdef char trans = b'T'
+    cdef char no = b'N'
+    cdef scalar_t one = 1
+    if scalar_t is float:
+        sgemm(&trans, &no, &m, &n, &k, &one, <float*>a, &lda, <float*>b, &ldb, &one, c, &ldc)
+    elif scalar_t is double:
+        dgemm(&trans, &no, &m, &n, &k, &one, <double*>a, &lda, <double*>b, &ldb, &one, c, &ldc)
+    elif scalar_t is floatcomplex:
+        cgemm(&trans, &no, &m, &n, &k, &one, <float complex*>a, &lda, <float complex*>b, &ldb,
+              &one, c, &ldc)
+    else:
+        zgemm(&trans, &no, &m, &n, &k, &one, <double complex*>a, &lda, <double complex*>b,
+              &ldb, &one, c, &ldc)
+
+
+cdef void _wgrad_part(
+    const scalar_t[:, :, ::1] x,
+    const scalar_t[:, :, ::1] gy,
+    scalar_t *acc,               # (C_out, C_in/groups * K) row-major, accumulated into
+    Py_ssize_t cin_g,
+    Py_ssize_t ksize,
+    Py_ssize_t item_first,
+    Py_ssize_t item_last,
+    Py_ssize_t block_cols,
+    Py_ssize_t block_rows,
+    Py_ssize_t stride,
+    Py_ssize_t dilation,
+    Py_ssize_t pad_left,
+    int mode,
+    Py_ssize_t groups,
+    scalar_t *buf,
+) noexcept nogil:
+    """One part of the sum over (batch element, group, block of outputs): for each
+    block, the packed input columns (as the forward gemm path packs them) times
+    the output gradient's block, added into the part's accumulator."""
+    cdef Py_ssize_t length = x.shape[2]
+    cdef Py_ssize_t length_out = gy.shape[2]
+    cdef Py_ssize_t cout_g = gy.shape[1] // groups
+    cdef Py_ssize_t packed_rows = cin_g * ksize
+    cdef Py_ssize_t blocks = (length_out + block_cols - 1) // block_cols
+    cdef Py_ssize_t item, tb, g, n, t_first, cols, row_first, rows
+    for item in range(item_first, item_last):
+        tb = item % blocks
+        g = (item // blocks) % groups
+        n = item // (blocks * groups)
+        t_first = tb * block_cols
+        cols = min(block_cols, length_out - t_first)
+        row_first = 0
+        while row_first < packed_rows:
+            rows = min(block_rows, packed_rows - row_first)
+            _pack(&x[n, g * cin_g, 0], length, ksize, row_first, rows, t_first, cols,
+                  stride, dilation, pad_left, mode, buf)
+            # acc_g^T (packed rows x cout_g, column-major, ld packed_rows)
+            #   += buf (cols x rows, column-major)^T @ gy block (cols x cout_g, ld length_out)
+            _gemm_at(<int>rows, <int>cout_g, <int>cols, buf, <int>cols,
+                     &gy[n, g * cout_g, t_first], <int>length_out,
+                     acc + g * cout_g * packed_rows + row_first, <int>packed_rows)
+            row_first += rows
+
+
+def conv1d_weight_grad(
+    const scalar_t[:, :, ::1] x,
+    const scalar_t[:, :, ::1] gy,
+    scalar_t[:, :, ::1] gw,
+    Py_ssize_t stride,
+    Py_ssize_t dilation,
+    Py_ssize_t pad_left,
+    int mode,
+    Py_ssize_t groups,
+    int num_threads,
+    Py_ssize_t block_cols,
+    Py_ssize_t block_rows,
+    scalar_t[:, ::1] work,
+    scalar_t[:, ::1] parts,
+):
+    """Write the weight gradient ``sum_{n, l} gy[n, o, l] x[n, c, l * stride + k * dilation - pad_left]``
+    into ``gw`` (C_out, C_in/groups, K), which the caller has zeroed.
+
+    ``block_cols`` = 0 selects the loops path (one weight row per work item).
+    Otherwise the sum over (batch element, group, block of outputs) is split
+    into ``parts.shape[0] + 1`` parts fixed by the shapes: the first adds
+    into ``gw``, each other into its row of ``parts`` (zeroed by the caller,
+    C_out * C_in/groups * K elements each), which the caller then adds into
+    ``gw`` in order, so the bits do not depend on the thread count.  ``work``
+    holds one packing block per thread.
+    """
+    cdef Py_ssize_t cout = gw.shape[0]
+    cdef Py_ssize_t cin_g = gw.shape[1]
+    cdef Py_ssize_t ksize = gw.shape[2]
+    cdef Py_ssize_t length_out = gy.shape[2]
+    cdef Py_ssize_t items, item, part, nparts, per_part, first, last
+    cdef int thread
+    cdef scalar_t *acc
+    if cout * cin_g * ksize == 0 or x.shape[0] == 0 or length_out == 0:
+        return
+    num_threads = min(num_threads, openmp.omp_get_max_threads())
+    if block_cols == 0:
+        if num_threads <= 1 or cout == 1:
+            with nogil:
+                for item in range(cout):
+                    _wgrad_output_row(x, gy, gw, item, stride, dilation, pad_left, mode, groups)
+        else:
+            for item in prange(cout, nogil=True, schedule="static", num_threads=num_threads):
+                _wgrad_output_row(x, gy, gw, item, stride, dilation, pad_left, mode, groups)
+        return
+
+    items = x.shape[0] * groups * ((length_out + block_cols - 1) // block_cols)
+    nparts = parts.shape[0] + 1
+    per_part = (items + nparts - 1) // nparts
+    if num_threads > nparts:
+        num_threads = <int>nparts
+    if num_threads > work.shape[0]:
+        num_threads = <int>work.shape[0]
+    if num_threads <= 1:
+        with nogil:
+            for part in range(nparts):
+                acc = &gw[0, 0, 0] if part == 0 else &parts[part - 1, 0]
+                _wgrad_part(x, gy, acc, cin_g, ksize, part * per_part,
+                            min(items, (part + 1) * per_part), block_cols, block_rows,
+                            stride, dilation, pad_left, mode, groups, &work[0, 0])
+        return
+    with nogil, parallel(num_threads=num_threads):
+        thread = openmp.omp_get_thread_num()
+        for part in prange(nparts, schedule="static"):
+            first = part * per_part
+            last = min(items, first + per_part)
+            if part == 0:
+                acc = &gw[0, 0, 0]
+            else:
+                acc = &parts[part - 1, 0]
+            _wgrad_part(x, gy, acc, cin_g, ksize, first, last, block_cols, block_rows,
+                        stride, dilation, pad_left, mode, groups, &work[thread, 0])

@@ -182,4 +182,59 @@ AC_DEFINE_ROW(f64, double)
 AC_DEFINE_ROW(c64, float _Complex)
 AC_DEFINE_ROW(c128, double _Complex)
 
+/*
+ * One (output row, input row) pair of the weight gradient:
+ *     g[k] += sum_l gy[l] * x[k * dilation + l * stride - pad_left]
+ * for k < ksize and l < length_out, the padding mode applied to the indices
+ * outside the signal.  Each k is a dot product over the outputs: the inside
+ * part is summed in AC_LANES independent lanes (which the compiler
+ * vectorises; the lanes are added in a fixed order, so the bits do not depend
+ * on the machine's vector width), the few outputs that read padding one by one.
+ */
+#define AC_LANES 32
+
+#define AC_DEFINE_WGRAD(SUFFIX, T)                                                        \
+ARRAYCONV_CLONES                                                                          \
+void ac_wgrad_##SUFFIX(const T *x, ptrdiff_t length, const T *gy, ptrdiff_t length_out,   \
+                       T *g, ptrdiff_t ksize, ptrdiff_t stride, ptrdiff_t dilation,        \
+                       ptrdiff_t pad_left, int mode)                                       \
+{                                                                                         \
+    for (ptrdiff_t k = 0; k < ksize; k++) {                                               \
+        const ptrdiff_t offset = k * dilation - pad_left;                                 \
+        ptrdiff_t lo = ac_first_inside(offset, stride);                                   \
+        ptrdiff_t hi = ac_end_inside(offset, length - 1, stride);                         \
+        if (lo > length_out) lo = length_out;                                             \
+        if (hi > length_out) hi = length_out;                                             \
+        if (hi < lo) hi = lo;                                                             \
+        T lanes[AC_LANES];                                                                \
+        for (int j = 0; j < AC_LANES; j++) lanes[j] = 0;                                  \
+        ptrdiff_t l = lo;                                                                 \
+        if (stride == 1) {                                                                \
+            const T *xs = x + offset;                                                     \
+            for (; l + AC_LANES <= hi; l += AC_LANES)                                     \
+                for (int j = 0; j < AC_LANES; j++) lanes[j] += gy[l + j] * xs[l + j];     \
+        } else {                                                                          \
+            for (; l + AC_LANES <= hi; l += AC_LANES)                                     \
+                for (int j = 0; j < AC_LANES; j++)                                        \
+                    lanes[j] += gy[l + j] * x[(l + j) * stride + offset];                 \
+        }                                                                                 \
+        T acc = 0;                                                                        \
+        for (int j = 0; j < AC_LANES; j++) acc += lanes[j];                               \
+        for (; l < hi; l++) acc += gy[l] * x[l * stride + offset];                        \
+        /* the outputs that read padding (a zero still multiplies: inf * 0 is nan) */    \
+        for (ptrdiff_t e = 0; e < length_out; e++) {                                      \
+            if (e == lo) e = hi;                                                          \
+            if (e >= length_out) break;                                                   \
+            ptrdiff_t i = ac_map_index(e * stride + offset, length, mode);                \
+            acc += gy[e] * (i >= 0 ? x[i] : (T)0);                                        \
+        }                                                                                 \
+        g[k] += acc;                                                                      \
+    }                                                                                     \
+}
+
+AC_DEFINE_WGRAD(f32, float)
+AC_DEFINE_WGRAD(f64, double)
+AC_DEFINE_WGRAD(c64, float _Complex)
+AC_DEFINE_WGRAD(c128, double _Complex)
+
 #endif

@@ -10,7 +10,7 @@ from arrayconv import config, routing, threads
 from arrayconv.shape import PADDING_MODES, ConvSpec
 
 from . import _blas_threads
-from ._direct import conv1d_direct
+from ._direct import conv1d_direct, conv1d_weight_grad
 
 # The kernel's mode numbers follow the order of PADDING_MODES.
 _MODE_CODE = {mode: code for code, mode in enumerate(PADDING_MODES)}
@@ -37,6 +37,12 @@ _BLOCKS_FOR_THREADS = 16
 # Calls above this many multiply-adds (a few tenths of a second) run in
 # slices of the batch, so that KeyboardInterrupt gets through between slices.
 _INTERRUPT_MACS = 1 << 33
+# The weight gradient's sum over (batch element, group, block) is split into
+# at most this many parts, each with its own accumulator of the weight's size
+# (all together at most _WGRAD_PARTS_BYTES, but at least two parts), so that
+# threads share it.
+_WGRAD_PARTS = 16
+_WGRAD_PARTS_BYTES = 1 << 28
 # float32 blocks with stride 1 that read only inside the signal run the
 # register-tiled kernel (no packing) when this is on.
 _USE_TILES = True
@@ -92,6 +98,35 @@ def _plan(spec: ConvSpec, configured_threads: int) -> tuple[int, int, int]:
     cols, rows = _gemm_blocks(spec)
     items = spec.batch * spec.groups * -(-spec.length_out // cols)
     return max(1, min(num_threads, items)), cols, rows
+
+
+_WGRAD_KERNELS = {
+    "float32": conv1d_weight_grad["float"],
+    "float64": conv1d_weight_grad["double"],
+    "complex64": conv1d_weight_grad["float complex"],
+    "complex128": conv1d_weight_grad["double complex"],
+}
+
+
+@functools.lru_cache(maxsize=512)
+def _weight_grad_plan(spec: ConvSpec, configured_threads: int) -> tuple[int, int, int, int]:
+    """(threads, block columns, block rows, parts) of a weight gradient; columns 0 = loops path.
+
+    The parts, like the blocks, depend on the shapes alone.
+    """
+    num_threads = 1 if spec.macs < _PARALLEL_MIN_MACS else configured_threads
+    if not uses_gemm(spec):
+        return max(1, min(num_threads, spec.out_channels)), 0, 0, 0
+    itemsize = np.dtype(spec.compute_dtype).itemsize
+    packed_rows = spec.in_channels_per_group * spec.kernel_size
+    rows = min(packed_rows, _BLOCK_MAX_ROWS)
+    cols = max(1, min(spec.length_out, max(_BLOCK_MIN_COLS, _BLOCK_BYTES // (rows * itemsize))))
+    items = spec.batch * spec.groups * -(-spec.length_out // cols)
+    weight_bytes = spec.out_channels * packed_rows * itemsize
+    parts = max(1, min(_WGRAD_PARTS, items, max(2, _WGRAD_PARTS_BYTES // weight_bytes)))
+    if _blas_threads.shared_pin() is None:
+        num_threads = 1
+    return max(1, min(num_threads, parts)), cols, rows, parts
 
 
 class DirectBackend:
@@ -155,6 +190,49 @@ class DirectBackend:
             with pin:
                 _run_pieces(spec, x, w, b, out, num_threads, cols, rows, work)
         return out
+
+    def weight_grad_workspace_bytes(self, spec: ConvSpec) -> int:
+        """Bytes a weight gradient allocates besides its result: packing blocks and part sums."""
+        if spec.is_empty:
+            return 0
+        num_threads, cols, rows, parts = _weight_grad_plan(spec, threads.get())
+        weight = spec.out_channels * spec.in_channels_per_group * spec.kernel_size
+        return (num_threads * cols * rows + max(0, parts - 1) * weight) * np.dtype(spec.compute_dtype).itemsize
+
+    def run_weight_grad(self, spec: ConvSpec, x: np.ndarray, grad_output: np.ndarray) -> np.ndarray:
+        """``sum_{n, l} grad_output[n, o, l] * x[n, c, l * stride + k * dilation - pad_left]``:
+        the weight gradient of ``spec`` without conjugation, ``(C_out, C_in / groups, K)``.
+
+        ``x`` is ``(N, C_in, L)``, ``grad_output`` ``(N, C_out, L_out)``, both C-contiguous
+        in ``spec.compute_dtype``.  Calls above 2**33 multiply-adds run in slices of
+        the batch, added in order, so that KeyboardInterrupt gets through.
+        """
+        dtype = spec.compute_dtype
+        grad = np.zeros((spec.out_channels, spec.in_channels_per_group, spec.kernel_size), dtype=dtype)
+        if spec.is_empty:
+            return grad
+        pieces = min(spec.batch, -(-spec.macs // _INTERRUPT_MACS))
+        if pieces > 1:
+            step = -(-spec.batch // pieces)
+            for first in range(0, spec.batch, step):
+                last = min(first + step, spec.batch)
+                grad += self.run_weight_grad(spec._replace(batch=last - first), x[first:last], grad_output[first:last])
+            return grad
+        num_threads, cols, rows, parts = _weight_grad_plan(spec, threads.get())
+        work = np.empty((num_threads, cols * rows), dtype=dtype) if cols else _NO_WORK[dtype]
+        sums = np.zeros((parts - 1, grad.size), dtype=dtype) if parts > 1 else _NO_WORK[dtype][:0]
+        # the BLAS on one thread: its own threads could change the sums' order
+        pin = _blas_threads.shared_pin() if cols else None
+        arguments = (x, grad_output, grad, spec.stride, spec.dilation, spec.pad_left,
+                     _MODE_CODE[spec.padding_mode], spec.groups, num_threads, cols, rows, work, sums)
+        if pin is None:
+            _WGRAD_KERNELS[dtype](*arguments)
+        else:
+            with pin:
+                _WGRAD_KERNELS[dtype](*arguments)
+        for part in sums:  # in order: the bits do not depend on the thread count
+            grad += part.reshape(grad.shape)
+        return grad
 
 
 def _run_pieces(

@@ -90,3 +90,54 @@ def conv_cases(draw, *, same_dtype=False, max_length=40, allow_empty=True, dtype
         groups=groups,
         padding_mode=mode,
     )
+
+
+@dataclass
+class TransposeCase:
+    x: np.ndarray
+    w: np.ndarray
+    b: np.ndarray | None
+    stride: object
+    padding: object
+    output_padding: object
+    groups: int
+    dilation: object
+
+    def args(self):
+        return (self.x, self.w, self.b, self.stride, self.padding, self.output_padding, self.groups, self.dilation)
+
+    def result_dtype(self):
+        return np.result_type(*[a for a in (self.x, self.w, self.b) if a is not None])
+
+
+@st.composite
+def transpose_cases(draw, *, max_length=30, dtypes=FLOAT_DTYPES):
+    """A conv_transpose1d call, usually valid, sometimes one torch rejects."""
+    groups = draw(st.integers(1, 3))
+    cin_g = draw(st.integers(1, 3))
+    cout_g = draw(st.integers(1, 3))
+    kernel = draw(st.integers(1, 7))
+    stride = draw(st.integers(1, 5))
+    dilation = draw(st.integers(1, 4))
+    padding = draw(st.integers(0, 8))
+    output_padding = draw(st.integers(0, max(stride, dilation) - 1))
+    if draw(st.integers(0, 15)) == 0:
+        output_padding = draw(st.integers(0, 6))  # sometimes too large
+    length = draw(st.integers(1, max_length))
+    if draw(st.integers(0, 20)) == 0:
+        length = 0
+    batched = draw(st.booleans())
+    batch = draw(st.sampled_from([0, 1, 1, 2, 3]))
+    dtype = draw(st.sampled_from(dtypes))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    cin = cin_g * groups
+    return TransposeCase(
+        x=_random_array(rng, (batch, cin, length) if batched else (cin, length), dtype),
+        w=_random_array(rng, (cin, cout_g, kernel), dtype),
+        b=_random_array(rng, (cout_g * groups,), dtype) if draw(st.booleans()) else None,
+        stride=_maybe_tuple(draw, stride),
+        padding=_maybe_tuple(draw, padding),
+        output_padding=_maybe_tuple(draw, output_padding),
+        groups=groups,
+        dilation=_maybe_tuple(draw, dilation),
+    )

@@ -12,6 +12,8 @@ MODULES = [
     "arrayconv",
     "arrayconv.shape",
     "arrayconv.functional",
+    "arrayconv.gradients",
+    "arrayconv.lowering",
     "arrayconv.module",
     "arrayconv.policy",
     "arrayconv.registry",

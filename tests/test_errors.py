@@ -116,11 +116,13 @@ def test_mixed_array_libraries_are_refused():
         arrayconv.conv1d(torch.zeros(2, 4, 10), W)
 
 
-def test_grad_tensor_is_refused_clearly():
+def test_grad_output_that_requires_grad_is_refused_clearly():
+    """conv1d joins torch's graph, but its gradients are computed from values: a
+    grad_output with a graph (double backward) is refused, not silently cut."""
     torch = pytest.importorskip("torch")
-    x = torch.zeros(2, 4, 10, requires_grad=True)
-    with pytest.raises(TypeError, match=r"input requires grad.*input\.detach\(\)"):
-        arrayconv.conv1d(x, torch.zeros(6, 4, 3))
+    grad_output = torch.zeros(2, 6, 8, requires_grad=True)
+    with pytest.raises(TypeError, match=r"grad_output requires grad.*grad_output\.detach\(\)"):
+        arrayconv.conv1d_backward(grad_output, torch.zeros(2, 4, 10), torch.zeros(6, 4, 3))
 
 
 @given(case=conv_cases())

@@ -1,0 +1,402 @@
+"""``conv_transpose1d`` and the gradients of ``conv1d`` (and of ``conv_transpose1d``).
+
+Each is computed as ordinary convolutions that :mod:`arrayconv.lowering`
+plans and the backends run, chosen per call by the same router as
+``conv1d``; the direct backend also has a dedicated weight-gradient kernel
+(packed GEMMs, or dot products for depthwise layers), used when the router
+prefers it.  Array work here is only reshaping, slicing and the scatter of a
+padding mode's gradient back onto the signal, in the caller's namespace.
+
+Complex dtypes follow PyTorch's convention: the gradient of a real loss with
+respect to ``z`` is ``dL/d(conj z)`` times two, so that ``x_grad =
+conv_transpose1d(y_grad, conj(w))`` and ``w_grad = sum y_grad * conj(x)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import array_api_compat
+import numpy as np
+
+from . import _autograd, _interop, lowering, policy, shape
+from .functional import execute
+
+__all__ = ["Gradients", "conv1d_backward", "conv_transpose1d", "conv_transpose1d_backward"]
+
+
+class Gradients(NamedTuple):
+    """Gradients of a loss with respect to a convolution's input, weight and bias
+    (None for those not asked for)."""
+
+    input: Any
+    weight: Any
+    bias: Any
+
+
+def conv_transpose1d(
+    input: Any,
+    weight: Any,
+    bias: Any = None,
+    stride: int | tuple[int] = 1,
+    padding: int | tuple[int] = 0,
+    output_padding: int | tuple[int] = 0,
+    groups: int = 1,
+    dilation: int | tuple[int] = 1,
+    *,
+    backend: str | None = None,
+) -> Any:
+    """1-D transposed convolution with the semantics of ``torch.nn.functional.conv_transpose1d``.
+
+    The adjoint of :func:`conv1d` with the same weight, stride, padding,
+    dilation and groups: it maps ``conv1d``'s output shape back to its input
+    shape (``output_padding`` adds samples on the right, to pick among the
+    input lengths that give one output length).
+
+    Parameters
+    ----------
+    input : array
+        ``(N, C_in, L)``, or ``(C_in, L)`` unbatched.
+    weight : array
+        ``(C_in, C_out / groups, K)``.
+    bias : array, optional
+        ``(C_out,)``.
+    stride, dilation : int or 1-tuple of int
+        Positive.
+    padding : int or 1-tuple of int
+        Non-negative: that many samples are dropped at each end of the full
+        transposed convolution (which has ``(L - 1) * stride + dilation * (K - 1) + 1``).
+    output_padding : int or 1-tuple of int
+        Non-negative and smaller than ``stride`` or ``dilation``.
+    groups : int
+        Divides ``C_in``.
+    backend : str, optional
+        Force a backend for the convolutions it is computed by (see :func:`conv1d`).
+
+    Returns
+    -------
+    array
+        ``(N, C_out, L_out)`` of the input's kind, ``L_out = (L - 1) * stride -
+        2 * padding + dilation * (K - 1) + output_padding + 1``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For any invalid argument, before any computation, naming the argument.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import arrayconv
+    >>> x = np.array([[[1.0, 2.0, 3.0]]])
+    >>> arrayconv.conv_transpose1d(x, np.array([[[1.0, 10.0]]]), stride=2)
+    array([[[ 1., 10.,  2., 20.,  3., 30.]]])
+    """
+    if type(input) is not np.ndarray and _autograd.wants_graph(input, weight, bias):
+        return _autograd.conv_transpose1d(
+            input, weight, bias, stride, padding, output_padding, groups, dilation, backend
+        )
+    spec = shape.normalize_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation)
+    work = _Arrays(input, spec.compute_dtype)
+    u = work.batched(input, spec.batched)
+    w, b = work.take(weight), work.take(bias)
+    out = _transposed(work, u, w, b, spec.batch, spec.in_channels, spec.length, spec.out_channels,
+                      spec.kernel_size, spec.groups, spec.stride, spec.dilation, spec.padding,
+                      spec.length_out, backend)
+    return work.give(out, spec.result_dtype, spec.batched)
+
+
+def conv1d_backward(
+    grad_output: Any,
+    input: Any,
+    weight: Any,
+    stride: int | tuple[int] = 1,
+    padding: int | tuple[int] | str = 0,
+    dilation: int | tuple[int] = 1,
+    groups: int = 1,
+    padding_mode: str = "zeros",
+    *,
+    needs: tuple[str, ...] = ("input", "weight", "bias"),
+    backend: str | None = None,
+) -> Gradients:
+    """Gradients of a loss through ``y = conv1d(input, weight, bias, ...)``, given ``grad_output = dL/dy``.
+
+    Parameters
+    ----------
+    grad_output : array
+        The gradient with respect to the output, of the output's shape.
+    input, weight : array
+        The forward call's input and weight (the bias is not needed).
+    stride, padding, dilation, groups, padding_mode
+        The forward call's settings, as for :func:`conv1d`.
+    needs : sequence of {'input', 'weight', 'bias'}
+        Which gradients to compute; the others come back as None.
+    backend : str, optional
+        Force a backend for the convolutions they are computed by.
+
+    Returns
+    -------
+    Gradients
+        ``(input, weight, bias)``: arrays of the input's kind shaped like
+        the input, the weight and ``(C_out,)``, each in the dtype of the array
+        it is the gradient of (the bias's: that of ``grad_output``).  For a
+        real array in a complex call, the real part, as torch gives.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For any invalid argument, before any computation, naming the argument.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import arrayconv
+    >>> x = np.array([[[1.0, 2.0, 3.0, 4.0]]])
+    >>> w = np.array([[[1.0, -1.0]]])
+    >>> g = arrayconv.conv1d_backward(np.ones((1, 1, 3)), x, w)
+    >>> g.input, g.weight, g.bias
+    (array([[[ 1.,  0.,  0., -1.]]]), array([[[6., 9.]]]), array([3.]))
+    """
+    call = shape.normalize_backward(
+        grad_output, input, weight, stride, padding, dilation, groups, padding_mode, needs
+    )
+    spec, wanted = call.spec, call.needs
+    work = _Arrays(input, spec.compute_dtype)
+    gy = work.batched(grad_output, spec.batched)
+    x = work.batched(input, spec.batched) if wanted & {"weight"} else None
+    w = work.take(weight) if "input" in wanted else None
+    grad_input = grad_weight = grad_bias = None
+    if "input" in wanted:
+        grad_input = work.give(_input_grad(work, spec, gy, w, backend), call.input_dtype, spec.batched)
+    if "weight" in wanted:
+        grad_weight = work.give(_weight_grad(work, spec, x, gy, backend), call.weight_dtype, True)
+    if "bias" in wanted:
+        grad_bias = work.give(_bias_grad(work, gy, spec.out_channels), call.bias_dtype, True)
+    return Gradients(grad_input, grad_weight, grad_bias)
+
+
+def conv_transpose1d_backward(
+    grad_output: Any,
+    input: Any,
+    weight: Any,
+    stride: int | tuple[int] = 1,
+    padding: int | tuple[int] = 0,
+    output_padding: int | tuple[int] = 0,
+    groups: int = 1,
+    dilation: int | tuple[int] = 1,
+    *,
+    needs: tuple[str, ...] = ("input", "weight", "bias"),
+    backend: str | None = None,
+) -> Gradients:
+    """Gradients of a loss through ``y = conv_transpose1d(input, weight, bias, ...)``.
+
+    The input gradient is ``conv1d(grad_output, conj(weight), ...)``, the
+    weight gradient that of a ``conv1d`` of ``grad_output``; arguments and
+    result as for :func:`conv1d_backward`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import arrayconv
+    >>> g = arrayconv.conv_transpose1d_backward(np.ones((1, 1, 6)), np.ones((1, 1, 3)),
+    ...                                         np.array([[[1.0, 10.0]]]), stride=2)
+    >>> g.input, g.weight
+    (array([[[11., 11., 11.]]]), array([[[3., 3.]]]))
+    """
+    call = shape.normalize_transpose_backward(
+        grad_output, input, weight, stride, padding, output_padding, groups, dilation, needs
+    )
+    spec, wanted = call.spec, call.needs
+    work = _Arrays(input, spec.compute_dtype)
+    gy = work.batched(grad_output, spec.batched)
+    grad_input = grad_weight = grad_bias = None
+    if "input" in wanted:
+        # conv1d(grad_output, conj(w)), its output cut to the input's length (spec says so)
+        w = _conj(work.xp, work.take(weight))
+        batched = spec._replace(batched=True)  # gy has its batch axis already
+        grad = execute(batched, policy.choose(batched, work.device, backend), gy, w, None)
+        grad_input = work.give(grad, call.input_dtype, spec.batched)
+    if "weight" in wanted:
+        u = work.batched(input, spec.batched)
+        grad = _weight_grad(work, spec, gy, u, backend)  # sum u * conj(gy): the conjugate
+        grad_weight = work.give(_conj(work.xp, grad), call.weight_dtype, True)
+    if "bias" in wanted:
+        grad_bias = work.give(_bias_grad(work, gy, spec.in_channels), call.bias_dtype, True)
+    return Gradients(grad_input, grad_weight, grad_bias)
+
+
+# --------------------------------------------------------------------------
+# The computations, on batched arrays of the compute dtype
+
+
+def _transposed(
+    work: _Arrays, u: Any, w: Any, b: Any, batch: int, in_channels: int, length: int,
+    out_channels: int, kernel_size: int, groups: int, stride: int, dilation: int, offset: int,
+    length_out: int, backend: str | None,
+) -> Any:
+    """Outputs ``offset ... offset + length_out - 1`` of the full transposed convolution of ``u``."""
+    xp = work.xp
+    plan = lowering.transpose_plan(
+        batch, in_channels, length, out_channels, kernel_size, groups, stride, dilation, offset,
+        length_out, b is not None, work.dtype,
+    )
+    whole = plan.phases[0] if len(plan.phases) == 1 else None
+    if whole is not None and whole.spec is not None and whole.count == length_out:
+        return _phase(work, whole, u, w, b, groups, backend)  # stride 1: one phase is everything
+    out = xp.zeros((batch, out_channels, length_out), dtype=work.namespace_dtype, device=work.array_device)
+    if batch == 0 or out_channels == 0:
+        return out
+    for phase in plan.phases:
+        where = (slice(None), slice(None), slice(phase.out_start, None, phase.out_step))
+        if phase.spec is None:
+            if b is not None:
+                out[where] = xp.broadcast_to(b[:, None], (batch, out_channels, phase.count))
+            continue
+        out[where] = _phase(work, phase, u, w, b, groups, backend)
+    return out
+
+
+def _phase(work: _Arrays, phase: lowering.Phase, u: Any, w: Any, b: Any, groups: int, backend: str | None) -> Any:
+    """One phase of a transposed convolution: a stride-1 correlation with some taps reversed."""
+    xp = work.xp
+    spec = phase.spec
+    taps = w[:, :, phase.first_tap :: phase.tap_step][:, :, : spec.kernel_size]
+    taps = xp.flip(taps, axis=2)
+    # (C_in, C_out/g, M) -> (C_out, C_in/g, M): input and output channels swapped within each group
+    in_channels, out_per_group, count = taps.shape
+    regrouped = xp.reshape(
+        xp.permute_dims(xp.reshape(taps, (groups, in_channels // groups, out_per_group, count)), (0, 2, 1, 3)),
+        (groups * out_per_group, in_channels // groups, count),
+    )
+    source = u[:, :, phase.input_start : phase.input_start + spec.length]
+    return execute(spec, policy.choose(spec, work.device, backend), source, regrouped, b)
+
+
+def _bias_grad(work: _Arrays, gy: Any, channels: int) -> Any:
+    """dL/db: the output gradient summed over batch and length (zeros where torch gives
+    no output channels, for an input without channels)."""
+    if gy.shape[1] != channels:
+        return work.xp.zeros((channels,), dtype=work.namespace_dtype, device=work.array_device)
+    return work.xp.sum(gy, axis=(0, 2))
+
+
+def _input_grad(work: _Arrays, spec: shape.ConvSpec, gy: Any, w: Any, backend: str | None) -> Any:
+    """dL/dx: the transposed convolution of ``gy`` with ``conj(w)``, padding folded back."""
+    xp = work.xp
+    if spec.is_empty or spec.length == 0:
+        return xp.zeros((spec.batch, spec.in_channels, spec.length), dtype=work.namespace_dtype,
+                        device=work.array_device)
+    w = _conj(xp, w)
+    arguments = (spec.batch, spec.out_channels, spec.length_out, spec.in_channels, spec.kernel_size,
+                 spec.groups, spec.stride, spec.dilation)
+    if spec.padding_mode == "zeros":
+        return _transposed(work, gy, w, None, *arguments, spec.pad_left, spec.length, backend)
+    padded = _transposed(work, gy, w, None, *arguments, 0, spec.padded_length, backend)
+    return _fold(xp, spec, padded)
+
+
+def _fold(xp: Any, spec: shape.ConvSpec, padded: Any) -> Any:
+    """The gradient of a padded signal, each padding sample's share added to the sample it copies."""
+    left, right, length = spec.pad_left, spec.pad_right, spec.length
+    if left <= 0 and right <= 0:  # negative padding crops: the cropped samples get nothing
+        grad = xp.zeros(padded.shape[:2] + (length,), dtype=padded.dtype, device=array_api_compat.device(padded))
+        grad[:, :, -left : length + right] = padded
+        return grad
+    grad = padded[:, :, left : left + length]
+    head, tail = padded[:, :, :left], padded[:, :, left + length :]
+    if spec.padding_mode == "reflect":
+        grad[:, :, 1 : left + 1] += xp.flip(head, axis=2)
+        grad[:, :, length - 1 - right : length - 1] += xp.flip(tail, axis=2)
+    elif spec.padding_mode == "replicate":
+        grad[:, :, 0] += xp.sum(head, axis=2)
+        grad[:, :, length - 1] += xp.sum(tail, axis=2)
+    else:  # circular
+        grad[:, :, length - left :] += head
+        grad[:, :, :right] += tail
+    return grad
+
+
+def _weight_grad(work: _Arrays, spec: shape.ConvSpec, x: Any, gy: Any, backend: str | None) -> Any:
+    """dL/dw = sum gy * conj(x), on the direct backend's own kernel or as a correlation."""
+    xp = work.xp
+    if spec.is_empty or spec.in_channels == 0:
+        return xp.zeros((spec.out_channels, spec.in_channels_per_group, spec.kernel_size),
+                        dtype=work.namespace_dtype, device=work.array_device)
+    lowered = lowering.weight_grad_spec(spec)
+    chosen = policy.choose(lowered, work.device, backend)
+    gy = _conj(xp, gy)  # the kernels do not conjugate: conj(sum conj(gy) * x) = sum gy * conj(x)
+    if hasattr(chosen, "run_weight_grad") and not getattr(chosen, "native_arrays", False):
+        shape.check_memory(lowered, chosen.weight_grad_workspace_bytes(spec), _memory_limit(), chosen.name)
+        grad = chosen.run_weight_grad(
+            spec, _interop.to_numpy(x, "input", spec.compute_dtype),
+            _interop.to_numpy(gy, "grad_output", spec.compute_dtype),
+        )
+        return _conj(xp, work.back(grad))
+    groups, batch = spec.groups, spec.batch
+    # (N, C_in, L) -> (C_in/g, g * N, L) and (N, C_out, L_out) -> (C_out, N, L_out)
+    swapped_x = xp.reshape(
+        xp.permute_dims(xp.reshape(x, (batch, groups, spec.in_channels_per_group, spec.length)), (2, 1, 0, 3)),
+        (spec.in_channels_per_group, groups * batch, spec.length),
+    )
+    swapped_gy = xp.permute_dims(gy, (1, 0, 2))
+    correlation = execute(lowered, chosen, swapped_x, swapped_gy, None)  # (C_in/g, C_out, K')
+    return _conj(xp, xp.permute_dims(correlation[:, :, : spec.kernel_size], (1, 0, 2)))
+
+
+# --------------------------------------------------------------------------
+# Arrays of the caller's kind
+
+
+class _Arrays:
+    """The namespace, device and compute dtype a call works in.
+
+    CPU arrays of any library are worked on as NumPy arrays (DLPack, no copy
+    where possible) and the results go back to the caller's library; arrays on
+    other devices are worked on in their own namespace.
+    """
+
+    def __init__(self, like: Any, dtype: str) -> None:
+        self.like = like
+        self.dtype = dtype
+        self.device = _interop.device_name(like)
+        self.on_host = self.device == "cpu"
+        self.xp = array_api_compat.array_namespace(np.empty(0)) if self.on_host else array_api_compat.array_namespace(like)
+        self.namespace_dtype = getattr(self.xp, dtype)
+        self.array_device = "cpu" if self.on_host else array_api_compat.device(like)
+
+    def take(self, array: Any) -> Any:
+        """``array`` in the working namespace and compute dtype (None stays None)."""
+        if array is None:
+            return None
+        if self.on_host:
+            return _interop.to_numpy(array, "array", self.dtype)
+        return array if array.dtype == self.namespace_dtype else self.xp.astype(array, self.namespace_dtype)
+
+    def batched(self, array: Any, batched: bool) -> Any:
+        taken = self.take(array)
+        return taken if batched else taken[None, ...]
+
+    def back(self, array: np.ndarray) -> Any:
+        """A NumPy result of a backend in the working namespace."""
+        return array if self.on_host else self.xp.asarray(array, device=self.array_device)
+
+    def give(self, array: Any, dtype: str, batched: bool) -> Any:
+        """A result as the caller gets it: its dtype (a real part for a real array), its kind."""
+        xp = self.xp
+        if dtype not in ("complex64", "complex128") and self.dtype in ("complex64", "complex128"):
+            array = xp.real(array)
+        if array.dtype != getattr(xp, dtype):
+            array = xp.astype(array, getattr(xp, dtype))
+        if not batched:
+            array = array[0, ...]
+        return _interop.from_numpy(np.ascontiguousarray(array), self.like) if self.on_host else array
+
+
+def _conj(xp: Any, array: Any) -> Any:
+    return xp.conj(array) if xp.isdtype(array.dtype, "complex floating") else array
+
+
+def _memory_limit() -> int | None:
+    from . import config
+
+    return config.snapshot()[4]
