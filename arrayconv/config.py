@@ -41,7 +41,7 @@ from typing import Any
 
 from . import routing
 
-__all__ = ["config_context", "set_config", "get_config", "describe", "reload", "user_config_path"]
+__all__ = ["config_context", "set_config", "get_config", "describe", "in_code", "reload", "user_config_path"]
 
 KEYS = ("backend", "skip", "threads", "routing", "memory_limit", "deterministic")
 DEFAULTS: dict[str, Any] = {
@@ -243,6 +243,29 @@ def get_config() -> dict[str, Any]:
     ['backend', 'deterministic', 'memory_limit', 'routing', 'skip', 'threads']
     """
     return {key: lookup(key)[0] for key in KEYS}
+
+
+def in_code() -> dict[str, Any]:
+    """The settings made in code (``set_config``, then the active ``config_context``
+    over it), as keyword arguments for :func:`config_context`: to carry them to
+    code that runs elsewhere, such as the tasks of a Dask graph.
+
+    Examples
+    --------
+    >>> with config_context(backend="direct", threads=1):
+    ...     sorted(in_code().items())
+    [('backend', 'direct'), ('threads', 1)]
+    """
+    carried: dict[str, Any] = {}
+    for layer in (_global, _context.get()):
+        for key, (value, _) in layer.items():
+            if key == "routing":
+                carried[key] = {**carried.get(key, {}), **dict(value)}
+            elif key == "backend" and value is None:
+                carried[key] = "auto"  # so that it overrides a backend the worker's file names
+            else:
+                carried[key] = value
+    return carried
 
 
 def describe() -> dict[str, tuple[Any, str]]:

@@ -7,7 +7,7 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
-from . import _autograd, _interop, config, policy, shape
+from . import _autograd, _interop, chunked, config, policy, shape
 
 __all__ = ["conv1d", "execute"]
 
@@ -69,6 +69,8 @@ def conv1d(
     -----
     A torch tensor that requires grad (with grad mode on) makes the call a
     node of torch's autograd graph, whose backward is :func:`conv1d_backward`.
+    A Dask array input (with NumPy weight and bias) gives a lazy Dask array,
+    computed block by block (:mod:`arrayconv.chunked`).
 
     Examples
     --------
@@ -79,8 +81,11 @@ def conv1d(
     >>> arrayconv.conv1d(x, w, padding=1)
     array([[[-1., -2., -2., -2., -2.,  4.]]], dtype=float32)
     """
-    if type(input) is not np.ndarray and _autograd.wants_graph(input, weight, bias):
-        return _autograd.conv1d(input, weight, bias, stride, padding, dilation, groups, padding_mode, backend)
+    if type(input) is not np.ndarray:
+        if chunked.is_dask_array(input):
+            return chunked.conv1d(input, weight, bias, stride, padding, dilation, groups, padding_mode, backend)
+        if _autograd.wants_graph(input, weight, bias):
+            return _autograd.conv1d(input, weight, bias, stride, padding, dilation, groups, padding_mode, backend)
     spec = shape.normalize(input, weight, bias, stride, padding, dilation, groups, padding_mode)
     return execute(spec, policy.choose(spec, _interop.device_name(input), backend), input, weight, bias)
 

@@ -33,6 +33,7 @@ __all__ = [
     "PADDING_MODES",
     "normalize",
     "normalize_backward",
+    "normalize_chunked",
     "normalize_layer",
     "normalize_transpose",
     "normalize_transpose_backward",
@@ -794,6 +795,43 @@ def _backward_spec(
     compute_dtype = _COMPUTE_DTYPE[_result_dtype_name([result_dtype, grad_dtype])]
     spec = spec._replace(compute_dtype=compute_dtype, result_dtype=compute_dtype)
     return BackwardSpec(spec, wanted, input_dtype, weight_dtype, grad_dtype)
+
+
+def normalize_chunked(
+    input: Any,
+    weight: Any,
+    bias: Any = None,
+    stride: Any = 1,
+    padding: Any = 0,
+    dilation: Any = 1,
+    groups: Any = 1,
+    padding_mode: Any = "zeros",
+) -> ConvSpec:
+    """Validate a ``conv1d`` call on a chunked (Dask) input with NumPy weight and bias.
+
+    The input's shape and dtype are checked as :func:`normalize` checks an
+    array's; its chunks must be known.
+
+    Examples
+    --------
+    >>> import dask.array as da, numpy as np
+    >>> normalize_chunked(da.zeros((4, 2, 100), chunks=(2, 1, 30)), np.zeros((3, 2, 5))).output_shape
+    (4, 3, 96)
+    """
+    if any(size != size for size in tuple(input.shape)):  # NaN: not yet known
+        raise ValueError(
+            f"input must have known chunk sizes, got input.shape={tuple(input.shape)}; "
+            "call input.compute_chunk_sizes() first"
+        )
+    for name, array in (("weight", weight), ("bias", bias)):
+        if array is not None and not isinstance(array, np.ndarray):
+            raise TypeError(
+                f"{name} of a Dask input must be a NumPy array (weights are small and shipped "
+                f"to the workers whole), got {type(array).__module__}.{type(array).__name__}; "
+                f"pass {name}.compute() or np.asarray({name})"
+            )
+    standin = np.broadcast_to(np.zeros((), dtype=input.dtype), tuple(input.shape))
+    return normalize(standin, weight, bias, stride, padding, dilation, groups, padding_mode)
 
 
 def _check_padding_mode_limits(

@@ -14,6 +14,7 @@ MODULES = [
     "arrayconv.functional",
     "arrayconv.gradients",
     "arrayconv.lowering",
+    "arrayconv.chunked",
     "arrayconv.module",
     "arrayconv.policy",
     "arrayconv.registry",

@@ -1,0 +1,176 @@
+"""conv1d on Dask arrays: lazy, chunked along batch and length, equal to the in-memory result."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import arrayconv
+from arrayconv.shape import PADDING_MODES
+
+da = pytest.importorskip("dask.array", reason="dask is not installed (the 'dask' extra)")
+
+
+def _chunks(draw, size):
+    """A random chunking of ``size`` (blocks of 1 sample included)."""
+    if size == 0:
+        return (0,)
+    cuts = draw(st.lists(st.integers(1, max(1, size - 1)), max_size=8, unique=True)) if size > 1 else []
+    bounds = [0, *sorted(cuts), size]
+    return tuple(b - a for a, b in zip(bounds[:-1], bounds[1:]))
+
+
+@st.composite
+def chunked_cases(draw):
+    groups = draw(st.integers(1, 3))
+    cin = groups * draw(st.integers(1, 2))
+    cout = groups * draw(st.integers(1, 2))
+    kernel = draw(st.integers(1, 7))
+    stride = draw(st.integers(1, 4))
+    dilation = draw(st.integers(1, 4))
+    mode = draw(st.sampled_from(PADDING_MODES))
+    padding = draw(st.one_of(st.integers(0, 6), st.just("same"), st.just("valid")))
+    if padding == "same":
+        stride = 1
+    extent = dilation * (kernel - 1) + 1
+    length = draw(st.integers(max(extent, 7), 70))
+    if mode == "reflect" and isinstance(padding, int):
+        padding = min(padding, length - 1)
+    batch = draw(st.integers(1, 4))
+    batched = draw(st.booleans())
+    dtype = draw(st.sampled_from(["float32", "float64", "complex128"]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    x = rng.standard_normal((batch, cin, length)).astype(dtype)
+    w = rng.standard_normal((cout, cin // groups, kernel)).astype(dtype)
+    b = rng.standard_normal(cout).astype(dtype) if draw(st.booleans()) else None
+    chunks = (_chunks(draw, batch), _chunks(draw, cin), _chunks(draw, length))
+    if not batched:
+        x, chunks = x[0], chunks[1:]
+    return x, w, b, dict(stride=stride, padding=padding, dilation=dilation, groups=groups, padding_mode=mode), chunks
+
+
+@given(case=chunked_cases())
+@settings(max_examples=120)
+def test_every_element_equals_the_in_memory_result(case):
+    x, w, b, kwargs, chunks = case
+    expected = arrayconv.conv1d(x, w, b, **kwargs)
+    lazy = arrayconv.conv1d(da.from_array(x, chunks=chunks), w, b, **kwargs)
+    assert isinstance(lazy, da.Array)
+    assert lazy.shape == expected.shape and lazy.dtype == expected.dtype
+    if x.ndim == 3:
+        assert lazy.chunks[0] == chunks[0]  # batch blocks map independently
+    assert sum(lazy.chunks[-1]) == expected.shape[-1] and 0 not in lazy.chunks[-1]
+    result = lazy.compute(scheduler="threads")
+    tolerance = 1e-5 if x.dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(result, expected, rtol=tolerance, atol=tolerance * np.abs(expected).max())
+
+
+def test_blocks_follow_the_input_blocks():
+    x = da.zeros((8, 2, 1000), chunks=(2, 1, 250))
+    y = arrayconv.conv1d(x, np.ones((3, 2, 9)), padding=4)
+    assert y.chunks == ((2, 2, 2, 2), (3,), (250, 250, 250, 250))
+    strided = arrayconv.conv1d(x, np.ones((3, 2, 9)), stride=4)
+    assert strided.chunks[2] == (63, 62, 63, 60)  # output t by the block of sample 4 t
+
+
+def test_weights_are_one_node_of_the_graph():
+    weight = np.random.default_rng(0).standard_normal((16, 16, 64))
+    x = da.zeros((4, 16, 100_000), chunks=(1, 16, 1000))
+    y = arrayconv.conv1d(x, weight, padding="same")
+    graph = dict(y.__dask_graph__())
+    assert y.numblocks[0] * y.numblocks[2] == 400
+    holding = [key for key, value in graph.items() if isinstance(value, np.ndarray) and value.shape == weight.shape]
+    assert len(holding) == 1
+    # the whole graph is far smaller than one weight per task would make it
+    assert len(pickle.dumps(graph)) < 3 * weight.nbytes
+
+
+def test_settings_made_in_code_travel_with_the_tasks():
+    x = da.ones((2, 1, 100), chunks=(1, 1, 50))
+    with arrayconv.config_context(memory_limit=1):
+        lazy = arrayconv.conv1d(x, np.ones((1, 1, 3)))
+    with pytest.raises(arrayconv.WorkspaceError):
+        lazy.compute(scheduler="threads")
+    assert arrayconv.conv1d(x, np.ones((1, 1, 3))).compute(scheduler="threads").shape == (2, 1, 98)
+
+
+def test_the_weight_is_copied_when_the_graph_is_built():
+    weight = np.ones((1, 1, 3))
+    lazy = arrayconv.conv1d(da.ones((1, 1, 10), chunks=4), weight)
+    weight[:] = 5
+    np.testing.assert_array_equal(lazy.compute(), np.full((1, 1, 8), 3.0))
+
+
+@pytest.mark.parametrize(
+    "weight,error,match",
+    [
+        (lambda: da.ones((1, 1, 3)), TypeError, "weight of a Dask input must be a NumPy array"),
+        (lambda: np.ones((1, 2, 3)), ValueError, "input must have weight.shape"),
+    ],
+)
+def test_bad_weights_are_refused_before_any_task(weight, error, match):
+    with pytest.raises(error, match=match):
+        arrayconv.conv1d(da.ones((1, 1, 10), chunks=4), weight())
+
+
+def test_unknown_chunk_sizes_are_refused():
+    x = da.ones((2, 1, 10), chunks=(1, 1, 5))
+    unknown = x[x[:, 0, 0] > 0]
+    with pytest.raises(ValueError, match="known chunk sizes"):
+        arrayconv.conv1d(unknown, np.ones((1, 1, 3)))
+
+
+def test_integer_dask_input_is_refused_like_any_other():
+    with pytest.raises(TypeError, match="input must have a floating"):
+        arrayconv.conv1d(da.ones((1, 1, 10), chunks=4, dtype=int), np.ones((1, 1, 3)))
+
+
+def test_a_local_cluster_of_worker_processes_gives_the_same_result():
+    distributed = pytest.importorskip("distributed", reason="distributed is not installed (the 'dask' extra)")
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((3, 4, 5000))
+    w = rng.standard_normal((6, 2, 33))
+    b = rng.standard_normal(6)
+    cases = [
+        dict(padding="same", groups=2, padding_mode="circular"),
+        dict(stride=3, dilation=2, padding=7, groups=2, padding_mode="reflect"),
+        dict(stride=2, groups=2, padding=40, padding_mode="replicate"),
+    ]
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None, silence_logs=40) as cluster, \
+            distributed.Client(cluster) as client:
+        for kwargs in cases:
+            lazy = arrayconv.conv1d(da.from_array(x, chunks=(2, 1, 700)), w, b, **kwargs)
+            np.testing.assert_allclose(client.compute(lazy).result(), arrayconv.conv1d(x, w, b, **kwargs),
+                                       rtol=1e-12, atol=1e-12)
+        assert len(client.scheduler_info()["workers"]) == 2
+
+
+def test_larger_than_memory_example_streams_and_checks_its_output(tmp_path):
+    """The documented example, at a small size: zarr in, a LocalCluster with a
+    memory limit per worker, zarr out, windows at both ends checked."""
+    pytest.importorskip("zarr", reason="zarr is not installed (the test extra)")
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(__file__).parents[1] / "examples" / "dask_larger_than_memory.py"
+    spec = importlib.util.spec_from_file_location("dask_larger_than_memory", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    figures = example.run(gib=0.04, workers=2, memory_limit="256MiB", directory=str(tmp_path), report=lambda line: None)
+    assert figures["signal_gib"] > 0.039
+    assert figures["max_error"] < 1e-5
+    assert figures["mib_per_second"] > 0
+
+
+def test_blocks_that_read_only_padding_keep_the_result_dtype():
+    x = np.random.default_rng(6).standard_normal((1, 1, 10))  # float64
+    w = np.ones((2, 1, 3), dtype=np.float32)
+    lazy = arrayconv.conv1d(da.from_array(x, chunks=1), w, padding=5)
+    blocks = [lazy.blocks[0, 0, index].compute() for index in range(lazy.numblocks[2])]
+    assert {block.dtype for block in blocks} == {np.dtype(np.float64)}
+    np.testing.assert_allclose(lazy.compute(), arrayconv.conv1d(x, w, padding=5), rtol=1e-6)
