@@ -3,8 +3,8 @@
 A torch tensor that requires grad, with grad mode on, makes the call a node
 of torch's graph: a ``torch.autograd.Function`` whose forward is the plain
 call and whose backward is arrayconv's own gradients.  The gradients are
-computed from values, so they are not differentiable again (double backward
-raises).  torch is imported only when a torch tensor is seen.
+computed from values, so they are not differentiable again: asking for their
+graph (``create_graph=True``) raises.  torch is imported only when a torch tensor is seen.
 """
 
 from __future__ import annotations
@@ -65,22 +65,29 @@ def _function(name: str, forward_call: Any, backward_call: Any) -> Any:
     """A Function whose forward is ``forward_call(input, weight, bias, *settings, backend=)`` and
     whose backward is ``backward_call(grad_output, input, weight, *settings, needs=, backend=)``."""
     import torch
-    from torch.autograd.function import once_differentiable
+
+    from .gradients import gradient_like
 
     def forward(ctx: Any, input: Any, weight: Any, bias: Any, settings: tuple) -> Any:
         *arguments, backend = settings
         ctx.settings = settings
-        ctx.has_bias = bias is not None
+        ctx.bias = None if bias is None else torch.empty(0, dtype=bias.dtype)  # its dtype, for the gradient
         ctx.save_for_backward(input, weight)
         return forward_call(_plain(input), _plain(weight), _plain(bias), *arguments, backend=backend)
 
-    @once_differentiable
     def backward(ctx: Any, grad_output: Any) -> tuple:
+        if torch.is_grad_enabled():  # create_graph=True: the caller wants to differentiate again
+            raise RuntimeError(
+                f"arrayconv computes the gradients of {name.removesuffix('Function')} from values, so they cannot be "
+                "differentiated again (create_graph=True, double backward); use torch.nn.functional "
+                "where second derivatives are needed"
+            )
         input, weight = ctx.saved_tensors
         *arguments, backend = ctx.settings
         grads = backward_call(grad_output, _plain(input), _plain(weight), *arguments,
-                              needs=_needs(ctx, ctx.has_bias), backend=backend)
-        return grads.input, grads.weight, grads.bias, None
+                              needs=_needs(ctx, ctx.bias is not None), backend=backend)
+        bias = None if grads.bias is None else gradient_like(grads.bias, ctx.bias)
+        return grads.input, grads.weight, bias, None
 
     return type(name, (torch.autograd.Function,), {
         "forward": staticmethod(forward), "backward": staticmethod(backward),

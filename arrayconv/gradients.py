@@ -22,7 +22,7 @@ import numpy as np
 from . import _autograd, _interop, lowering, policy, shape
 from .functional import execute
 
-__all__ = ["Gradients", "conv1d_backward", "conv_transpose1d", "conv_transpose1d_backward"]
+__all__ = ["Gradients", "conv1d_backward", "conv_transpose1d", "conv_transpose1d_backward", "gradient_like"]
 
 
 class Gradients(NamedTuple):
@@ -211,14 +211,15 @@ def conv_transpose1d_backward(
     gy = work.batched(grad_output, spec.batched)
     grad_input = grad_weight = grad_bias = None
     if "input" in wanted:
-        # conv1d(grad_output, conj(w)), its output cut to the input's length (spec says so)
+        # conv1d(grad_output, conj(w)); output_padding >= stride can make it longer than the input
         w = _conj(work.xp, work.take(weight))
         batched = spec._replace(batched=True)  # gy has its batch axis already
         grad = execute(batched, policy.choose(batched, work.device, backend), gy, w, None)
-        grad_input = work.give(grad, call.input_dtype, spec.batched)
+        grad_input = work.give(grad[:, :, : call.input_length], call.input_dtype, spec.batched)
     if "weight" in wanted:
         u = work.batched(input, spec.batched)
-        grad = _weight_grad(work, spec, gy, u, backend)  # sum u * conj(gy): the conjugate
+        # the weight gradient of conv1d(gy, w) at output gradient u: sum u * conj(gy), the conjugate
+        grad = _weight_grad(work, spec._replace(length_out=call.input_length), gy, u, backend)
         grad_weight = work.give(_conj(work.xp, grad), call.weight_dtype, True)
     if "bias" in wanted:
         grad_bias = work.give(_bias_grad(work, gy, spec.in_channels), call.bias_dtype, True)
@@ -236,6 +237,9 @@ def _transposed(
 ) -> Any:
     """Outputs ``offset ... offset + length_out - 1`` of the full transposed convolution of ``u``."""
     xp = work.xp
+    if not bool(xp.all(xp.isfinite(w))):
+        return _transposed_by_taps(work, u, w, b, batch, in_channels, length, out_channels, kernel_size,
+                                   groups, stride, dilation, offset, length_out)
     plan = lowering.transpose_plan(
         batch, in_channels, length, out_channels, kernel_size, groups, stride, dilation, offset,
         length_out, b is not None, work.dtype,
@@ -256,6 +260,46 @@ def _transposed(
     return out
 
 
+def _transposed_by_taps(
+    work: _Arrays, u: Any, w: Any, b: Any, batch: int, in_channels: int, length: int,
+    out_channels: int, kernel_size: int, groups: int, stride: int, dilation: int, offset: int,
+    length_out: int,
+) -> Any:
+    """The transposed convolution as torch's col2im computes it: each tap's products
+    added where they land, and nothing where no tap lands.
+
+    For weights with Inf or NaN, where the phase correlations' zero padding
+    would multiply them into NaN (inf * 0) at outputs that no tap reaches.
+    One batched matrix product per tap.
+    """
+    xp = work.xp
+    out = xp.zeros((batch, out_channels, length_out), dtype=work.namespace_dtype, device=work.array_device)
+    if b is not None:
+        out = out + xp.reshape(b, (1, out_channels, 1))
+    in_per_group, out_per_group = in_channels // groups, out_channels // groups
+    grouped_u = xp.reshape(u, (batch, groups, in_per_group, length))
+    grouped_w = xp.reshape(w, (groups, in_per_group, out_per_group, kernel_size))
+    with np.errstate(invalid="ignore", over="ignore"):  # inf * 0 inside the data is NaN, as in torch
+        for tap in range(kernel_size):
+            _add_tap(xp, out, grouped_u, grouped_w, tap, batch, out_channels, length, stride,
+                     tap * dilation - offset, length_out)
+    return out
+
+
+def _add_tap(xp: Any, out: Any, grouped_u: Any, grouped_w: Any, tap: int, batch: int, out_channels: int,
+             length: int, stride: int, shift: int, length_out: int) -> None:
+    """Add one tap's products to ``out``: input ``i`` lands on output ``i * stride + shift``."""
+    first = max(0, -(shift // stride))
+    last = min(length, (length_out - 1 - shift) // stride + 1)
+    if last <= first:
+        return
+    count = last - first
+    products = xp.matmul(xp.permute_dims(grouped_u[:, :, :, first:last], (0, 1, 3, 2)), grouped_w[:, :, :, tap])
+    products = xp.reshape(xp.permute_dims(products, (0, 1, 3, 2)), (batch, out_channels, count))
+    start = first * stride + shift
+    out[:, :, start : start + (count - 1) * stride + 1 : stride] += products
+
+
 def _phase(work: _Arrays, phase: lowering.Phase, u: Any, w: Any, b: Any, groups: int, backend: str | None) -> Any:
     """One phase of a transposed convolution: a stride-1 correlation with some taps reversed."""
     xp = work.xp
@@ -270,6 +314,21 @@ def _phase(work: _Arrays, phase: lowering.Phase, u: Any, w: Any, b: Any, groups:
     )
     source = u[:, :, phase.input_start : phase.input_start + spec.length]
     return execute(spec, policy.choose(spec, work.device, backend), source, regrouped, b)
+
+
+def gradient_like(grad: Any, array: Any) -> Any:
+    """``grad`` in ``array``'s dtype: the real part for a real array (as torch gives
+    a real tensor's gradient in a complex computation).
+
+    Examples
+    --------
+    >>> gradient_like(np.array([1.0 + 2.0j]), np.zeros(1, np.float32))
+    array([1.], dtype=float32)
+    """
+    xp = array_api_compat.array_namespace(grad)
+    if xp.isdtype(grad.dtype, "complex floating") and not xp.isdtype(array.dtype, "complex floating"):
+        grad = xp.real(grad)
+    return grad if grad.dtype == array.dtype else xp.astype(grad, array.dtype)
 
 
 def _bias_grad(work: _Arrays, gy: Any, channels: int) -> Any:

@@ -11,7 +11,7 @@ import numpy as np
 
 from . import _interop, shape
 from .functional import conv1d
-from .gradients import conv1d_backward, conv_transpose1d, conv_transpose1d_backward
+from .gradients import conv1d_backward, conv_transpose1d, conv_transpose1d_backward, gradient_like
 
 __all__ = ["Conv1d", "ConvTranspose1d"]
 
@@ -148,7 +148,8 @@ class Conv1d:
     def __call__(self, input: Any, *, backend: str | None = None) -> Any:
         """Apply the layer: ``conv1d`` with this layer's weight, bias and settings.
 
-        The input is kept (a reference, not a copy) for :meth:`backward`.
+        The input is kept (a reference, not a copy) for :meth:`backward`,
+        which lets it go.
         """
         output = conv1d(
             input,
@@ -171,7 +172,9 @@ class Conv1d:
         ``input``): add ``dL/dweight`` to :attr:`weight_grad` and ``dL/dbias`` to
         :attr:`bias_grad`, and return ``dL/dinput``.
 
-        The input must not have been changed in place since the call.
+        The input must not have been changed in place since the call.  The
+        gradients come in the parameters' dtypes (for real parameters in a
+        complex call, the real parts, as torch gives).
 
         Raises
         ------
@@ -179,10 +182,13 @@ class Conv1d:
             If the layer has not been called and no ``input`` is given, or
             ``grad_output`` does not have the output's shape.
         """
-        grads = self._gradients(grad_output, self._input_for_backward(input), backend)
-        self.weight_grad = grads.weight if self.weight_grad is None else self.weight_grad + grads.weight
+        grads = self._gradients(grad_output, shape.layer_input(input, self._input, type(self).__name__), backend)
+        self._input = None  # no longer needed: let it go
+        weight_grad = gradient_like(grads.weight, self.weight)
+        self.weight_grad = weight_grad if self.weight_grad is None else self.weight_grad + weight_grad
         if self.bias is not None:
-            self.bias_grad = grads.bias if self.bias_grad is None else self.bias_grad + grads.bias
+            bias_grad = gradient_like(grads.bias, self.bias)
+            self.bias_grad = bias_grad if self.bias_grad is None else self.bias_grad + bias_grad
         return grads.input
 
     def _gradients(self, grad_output: Any, input: Any, backend: str | None) -> Any:
@@ -193,16 +199,6 @@ class Conv1d:
 
     def _needs(self) -> tuple[str, ...]:
         return ("input", "weight", "bias") if self.bias is not None else ("input", "weight")
-
-    def _input_for_backward(self, input: Any) -> Any:
-        if input is None:
-            input = self._input
-        if input is None:
-            raise ValueError(
-                f"{type(self).__name__}.backward needs the input of a forward call: call the layer first, "
-                "or pass input="
-            )
-        return input
 
     def zero_grad(self) -> None:
         """Forget the accumulated gradients (:attr:`weight_grad`, :attr:`bias_grad`)."""
@@ -351,7 +347,7 @@ class ConvTranspose1d(Conv1d):
         if output_size is None:
             return self.output_padding
         return (shape.output_padding_for(
-            output_size, input.shape[-1], self.stride[0], self.padding[0], self.dilation[0], self.kernel_size[0]
+            output_size, input, self.stride[0], self.padding[0], self.dilation[0], self.kernel_size[0]
         ),)
 
     def _gradients(self, grad_output: Any, input: Any, backend: str | None) -> Any:

@@ -40,6 +40,7 @@ __all__ = [
     "check_state",
     "output_length",
     "output_padding_for",
+    "layer_input",
 ]
 
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
@@ -647,26 +648,43 @@ def normalize_transpose(
 
 
 def output_padding_for(
-    output_size: Any, length: int, stride: int, padding: int, dilation: int, kernel_size: int
+    output_size: Any, input: Any, stride: int, padding: int, dilation: int, kernel_size: int
 ) -> int:
-    """The ``output_padding`` that gives a transposed convolution ``output_size``
-    samples (an int, or a sequence whose last element is the length), as
-    ``nn.ConvTranspose1d`` computes it.
+    """The ``output_padding`` that gives a transposed convolution of ``input`` the
+    length ``output_size`` asks for, as ``nn.ConvTranspose1d`` computes it:
+    ``output_size`` is a sequence of the length alone, or of the whole output
+    shape (as many elements as the input has axes).
 
     Examples
     --------
-    >>> output_padding_for(8, 4, 2, 0, 1, 2)
+    >>> import numpy as np
+    >>> output_padding_for([8], np.zeros((1, 2, 4)), 2, 0, 1, 2)
     0
-    >>> output_padding_for([1, 3, 9], 4, 2, 0, 1, 2)
+    >>> output_padding_for((1, 3, 9), np.zeros((1, 2, 4)), 2, 0, 1, 2)
     1
     """
-    if isinstance(output_size, (tuple, list)):
-        if len(output_size) not in (1, 2, 3):
-            raise ValueError(
-                f"output_size must have 1 element (or 2-3, the last being the length), got output_size={output_size!r}"
-            )
-        output_size = output_size[len(output_size) - 1]  # compiled without wraparound: no [-1]
-    size = _non_negative_int("output_size", output_size, sequence=False)
+    if input is None or not hasattr(input, "ndim"):
+        raise TypeError(f"input must be an array (NumPy, PyTorch, CuPy, ...), got {type(input).__name__}")
+    if input.ndim not in (2, 3):
+        raise ValueError(
+            "input must be 2-D (C_in, L) unbatched or 3-D (N, C_in, L) batched, "
+            f"got input.shape={tuple(input.shape)}"
+        )
+    if isinstance(output_size, (str, bytes)) or not hasattr(output_size, "__len__"):
+        raise TypeError(
+            f"output_size must be a sequence (the output length, or the whole output shape), "
+            f"got {type(output_size).__name__} output_size={output_size!r}"
+        )
+    sizes = list(output_size)
+    if len(sizes) == input.ndim:
+        sizes = sizes[input.ndim - 1 :]
+    if len(sizes) != 1:
+        raise ValueError(
+            f"output_size must have 1 or {input.ndim} elements for a {input.ndim}-D input, "
+            f"got output_size={output_size!r}"
+        )
+    size = _non_negative_int("output_size", sizes[0], sequence=False)
+    length = input.shape[input.ndim - 1]
     smallest = (length - 1) * stride - 2 * padding + dilation * (kernel_size - 1) + 1
     largest = smallest + stride - 1
     if not smallest <= size <= largest:
@@ -675,6 +693,24 @@ def output_padding_for(
             f"got output_size={output_size!r}"
         )
     return size - smallest
+
+
+def layer_input(given: Any, saved: Any, layer: str) -> Any:
+    """The input a layer's ``backward`` differentiates at: ``given``, else its last call's.
+
+    Examples
+    --------
+    >>> layer_input(None, None, "Conv1d")
+    Traceback (most recent call last):
+    ...
+    ValueError: Conv1d.backward needs the input of a forward call: call the layer first, or pass input=
+    """
+    found = saved if given is None else given
+    if found is None:
+        raise ValueError(
+            f"{layer}.backward needs the input of a forward call: call the layer first, or pass input="
+        )
+    return found
 
 
 GRADIENT_NAMES = ("input", "weight", "bias")
@@ -696,6 +732,7 @@ class BackwardSpec(NamedTuple):
     input_dtype: str
     weight_dtype: str
     bias_dtype: str
+    input_length: int  # the input's length (shorter than spec's output for a transposed call's gradient)
 
 
 def _needs_arg(needs: Any) -> frozenset:
@@ -748,7 +785,8 @@ def normalize_backward(
     """
     wanted = _needs_arg(needs)
     spec = normalize(input, weight, None, stride, padding, dilation, groups, padding_mode)
-    return _backward_spec(spec, spec.result_dtype, spec.result_shape, wanted, grad_output, input, weight)
+    return _backward_spec(spec, spec.result_dtype, spec.result_shape, wanted, grad_output, input, weight,
+                          spec.length)
 
 
 def normalize_transpose_backward(
@@ -774,19 +812,23 @@ def normalize_transpose_backward(
     """
     wanted = _needs_arg(needs)
     transposed = normalize_transpose(input, weight, None, stride, padding, output_padding, groups, dilation)
-    # conv1d(grad_output, weight): channels out_channels -> in_channels, length_out -> length
+    # conv1d(grad_output, weight): channels out_channels -> in_channels; its output is
+    # the input's length, or longer by output_padding // stride (cut by the caller)
+    padded = transposed.length_out + 2 * transposed.padding
     spec = ConvSpec(
         transposed.batch, transposed.out_channels, transposed.length_out, transposed.in_channels,
         transposed.kernel_size, transposed.groups, transposed.stride, transposed.dilation,
-        transposed.padding, transposed.padding, "zeros", transposed.length, transposed.batched,
-        False, transposed.compute_dtype, transposed.compute_dtype,
+        transposed.padding, transposed.padding, "zeros",
+        output_length(padded, transposed.kernel_size, transposed.stride, transposed.dilation),
+        transposed.batched, False, transposed.compute_dtype, transposed.compute_dtype,
     )
-    return _backward_spec(spec, transposed.result_dtype, transposed.result_shape, wanted, grad_output, input, weight)
+    return _backward_spec(spec, transposed.result_dtype, transposed.result_shape, wanted, grad_output, input,
+                          weight, transposed.length)
 
 
 def _backward_spec(
     spec: ConvSpec, result_dtype: str, output_shape: tuple[int, ...], wanted: frozenset,
-    grad_output: Any, input: Any, weight: Any,
+    grad_output: Any, input: Any, weight: Any, input_length: int,
 ) -> BackwardSpec:
     """A gradient call's spec, after checking the output gradient against the forward output."""
     grad_dtype = _grad_output_arg(grad_output, input, output_shape)
@@ -794,7 +836,7 @@ def _backward_spec(
     weight_dtype = _dtype_name(_namespace(weight=weight), "weight", weight)
     compute_dtype = _COMPUTE_DTYPE[_result_dtype_name([result_dtype, grad_dtype])]
     spec = spec._replace(compute_dtype=compute_dtype, result_dtype=compute_dtype)
-    return BackwardSpec(spec, wanted, input_dtype, weight_dtype, grad_dtype)
+    return BackwardSpec(spec, wanted, input_dtype, weight_dtype, grad_dtype, input_length)
 
 
 def normalize_chunked(

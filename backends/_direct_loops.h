@@ -209,11 +209,14 @@ void ac_wgrad_##SUFFIX(const T *x, ptrdiff_t length, const T *gy, ptrdiff_t leng
         T lanes[AC_LANES];                                                                \
         for (int j = 0; j < AC_LANES; j++) lanes[j] = 0;                                  \
         ptrdiff_t l = lo;                                                                 \
-        if (stride == 1) {                                                                \
-            const T *xs = x + offset;                                                     \
-            for (; l + AC_LANES <= hi; l += AC_LANES)                                     \
-                for (int j = 0; j < AC_LANES; j++) lanes[j] += gy[l + j] * xs[l + j];     \
-        } else {                                                                          \
+        if (stride == 1 && hi - lo >= AC_LANES) {                                         \
+            const T *xs = x + (lo + offset); /* the first sample inside */                \
+            const T *gs = gy + lo;                                                        \
+            ptrdiff_t m = 0;                                                              \
+            for (; m + AC_LANES <= hi - lo; m += AC_LANES)                                \
+                for (int j = 0; j < AC_LANES; j++) lanes[j] += gs[m + j] * xs[m + j];     \
+            l = lo + m;                                                                   \
+        } else if (stride != 1) {                                                         \
             for (; l + AC_LANES <= hi; l += AC_LANES)                                     \
                 for (int j = 0; j < AC_LANES; j++)                                        \
                     lanes[j] += gy[l + j] * x[(l + j) * stride + offset];                 \

@@ -333,12 +333,75 @@ def test_conv_transpose1d_takes_part_in_torch_autograd(dtype):
 def test_autograd_trains_only_what_requires_grad_and_refuses_double_backward():
     x = torch.randn(1, 2, 9, dtype=torch.float64)
     w = torch.randn(3, 2, 3, dtype=torch.float64, requires_grad=True)
-    y = arrayconv.conv1d(x, w)
-    (gw,) = torch.autograd.grad(y.sum(), w, create_graph=True)
-    with pytest.raises(RuntimeError):
-        torch.autograd.grad(gw.sum(), w)
+    (gw,) = torch.autograd.grad(arrayconv.conv1d(x, w).sum(), w)
+    (expected,) = torch.autograd.grad(F.conv1d(x, w).sum(), w)
+    torch.testing.assert_close(gw, expected)
+    # a graph of the gradient would silently miss its second-order terms: refused
+    x.requires_grad_()
+    with pytest.raises(RuntimeError, match="cannot be differentiated again"):
+        torch.autograd.grad(arrayconv.conv1d(x, w).sum(), x, create_graph=True)
     with torch.no_grad():
         assert not arrayconv.conv1d(x, w).requires_grad
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+def test_real_bias_of_a_complex_call_gets_a_real_gradient(transposed):
+    x = torch.randn(1, 2, 8, dtype=torch.complex128)
+    w = torch.randn(2, 3, 3, dtype=torch.float64).to(torch.complex128)
+    b = torch.zeros(3, dtype=torch.float64, requires_grad=True)
+    if transposed:
+        ours, theirs = arrayconv.conv_transpose1d(x, w, b), F.conv_transpose1d(x, w, b.to(torch.complex128))
+    else:
+        ours, theirs = arrayconv.conv1d(x, w.transpose(0, 1).contiguous(), b), None
+    ours.abs().sum().backward()
+    assert b.grad.dtype == torch.float64
+    grad = b.grad.clone()
+    b.grad = None
+    if theirs is None:
+        theirs = F.conv1d(x, w.transpose(0, 1).contiguous(), b.to(torch.complex128))
+    theirs.abs().sum().backward()
+    torch.testing.assert_close(grad, b.grad)
+
+
+def test_layer_gradients_have_the_parameters_dtype():
+    layer = arrayconv.Conv1d(2, 3, 3, dtype="float32", rng=0)
+    x = (np.ones((1, 2, 8)) + 1j).astype(np.complex64)
+    y = layer(x)
+    layer.backward(np.ones_like(y))
+    assert layer.weight_grad.dtype == np.float32 and layer.bias_grad.dtype == np.float32
+    layer.bias -= 0.1 * layer.bias_grad  # an SGD step works in place
+
+
+def _assert_same_with_non_finite(ours, theirs):
+    assert ours.shape == theirs.shape
+    np.testing.assert_array_equal(np.isnan(ours), np.isnan(theirs))
+    np.testing.assert_array_equal(np.isposinf(ours.real), np.isposinf(theirs.real))
+    finite = np.isfinite(theirs)
+    np.testing.assert_allclose(ours[finite], theirs[finite], rtol=1e-9, atol=1e-9)
+
+
+@given(case=transpose_cases(dtypes=("float64",)), where=st.integers(0, 10**6), value=st.sampled_from([np.inf, -np.inf, np.nan]))
+def test_non_finite_weights_propagate_as_in_torch(backend_name, case, where, value):
+    """No tap lands on some outputs: torch gives them the bias, not inf * 0."""
+    if case.w.size == 0:
+        return
+    w = case.w.copy()
+    w.flat[where % w.size] = value
+    try:
+        expected = F.conv_transpose1d(*(None if a is None else torch.from_numpy(a) for a in (case.x, w, case.b)),
+                                      case.stride, case.padding, case.output_padding, case.groups, case.dilation)
+    except (RuntimeError, ValueError, TypeError, IndexError):
+        return
+    ours = arrayconv.conv_transpose1d(case.x, w, case.b, case.stride, case.padding, case.output_padding,
+                                      case.groups, case.dilation, backend=backend_name)
+    _assert_same_with_non_finite(ours, expected.numpy())
+    # the same arithmetic is conv1d's input gradient
+    if case.x.ndim == 3 and case.x.shape[0] and int(np.ravel(case.output_padding)[0]) == 0:
+        forward_input = np.zeros(tuple(expected.shape))
+        grads = arrayconv.conv1d_backward(case.x, forward_input, w, case.stride, case.padding, case.dilation,
+                                          case.groups, needs=("input",), backend=backend_name)
+        reference = expected.numpy() - (0 if case.b is None else case.b[:, None])
+        _assert_same_with_non_finite(grads.input, reference)
 
 
 # --------------------------------------------------------------------------
@@ -394,7 +457,13 @@ def test_conv_transpose1d_layer_matches_torch():
     np.testing.assert_allclose(layer.weight_grad, torch_layer.weight.grad.numpy(), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(layer.bias_grad, torch_layer.bias.grad.numpy(), rtol=1e-10, atol=1e-12)
     with pytest.raises(ValueError, match="output_size must be between"):
-        layer(x, output_size=40)
+        layer(x, output_size=[40])
+    with pytest.raises(TypeError, match="output_size must be a sequence"):
+        layer(x, output_size=33)  # torch: len() of an int
+    with pytest.raises(ValueError, match="output_size must have 1 or 3 elements"):
+        layer(x, output_size=(4, 33))
+    with pytest.raises(TypeError, match="input must be an array"):
+        layer(None, output_size=[33])
     with pytest.raises(ValueError, match="padding_mode must be 'zeros'"):
         arrayconv.ConvTranspose1d(4, 6, 3, padding_mode="reflect")
 
