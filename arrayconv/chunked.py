@@ -2,8 +2,10 @@
 
 Each block of the output is one task that assembles the input samples its
 outputs read (the samples of the input blocks it overlaps, and the halo of
-``dilation * (K - 1)`` samples past its end, from as many following blocks
-as that takes) and runs ``conv1d`` on them with the normal routing.  Output
+``dilation * (K - 1)`` samples, from as many neighbouring blocks as that
+takes) and runs ``conv1d`` on them with the normal routing.  The halo comes
+from small slicing tasks, so only those samples travel between workers; a
+dilation wider than the block reads only the samples its taps touch.  Output
 blocks follow the input's blocks along the length (with ``padding='same'``
 they are the same blocks), so that every output is computed once, whatever
 the stride.  Padding is applied only at
@@ -21,16 +23,13 @@ from __future__ import annotations
 
 import bisect
 import itertools
-import operator
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from . import config, registry, shape
+from . import _interop, config, policy, shape
 
-__all__ = ["is_dask_array", "conv1d", "output_blocks"]
-
-_tokens = itertools.count()
+__all__ = ["is_dask_array", "conv1d", "output_blocks", "block_plan"]
 
 
 def is_dask_array(array: Any) -> bool:
@@ -44,7 +43,9 @@ def output_blocks(spec: shape.ConvSpec, length_chunks: tuple[int, ...]) -> list[
     Output ``t`` belongs to the input block holding sample ``t * stride``
     (the sample it is centred on with ``padding='same'``, so that such an
     output has the input's blocks); outputs past the signal's end belong to
-    the last block.  Input blocks that no output belongs to give no block.
+    the last block.  Input blocks that no output belongs to give no block,
+    and no block has more outputs than the largest input block gives
+    (padding far past an end makes more blocks, not a larger one).
 
     Examples
     --------
@@ -52,6 +53,8 @@ def output_blocks(spec: shape.ConvSpec, length_chunks: tuple[int, ...]) -> list[
     >>> spec = shape.normalize(np.zeros((1, 1, 20)), np.zeros((1, 1, 3)), stride=3, padding=1)
     >>> output_blocks(spec, (5, 5, 10))
     [(0, 2), (2, 4), (4, 7)]
+    >>> output_blocks(shape.normalize(np.zeros((1, 1, 8)), np.zeros((1, 1, 1)), padding=5), (4, 4))
+    [(0, 4), (4, 8), (8, 12), (12, 16), (16, 18)]
     """
     cuts = [0]
     end = 0
@@ -62,71 +65,138 @@ def output_blocks(spec: shape.ConvSpec, length_chunks: tuple[int, ...]) -> list[
             cuts.append(cut)
     if spec.length_out > cuts[-1]:
         cuts.append(spec.length_out)
-    return list(zip(cuts[:-1], cuts[1:]))
+    largest = max(1, -(-max(length_chunks) // spec.stride))
+    blocks = []
+    for first, last in zip(cuts[:-1], cuts[1:]):
+        blocks.extend((start, min(start + largest, last)) for start in range(first, last, largest))
+    return blocks
 
 
-def _pieces(spec: shape.ConvSpec, starts: list[int], first: int, last: int) -> list[tuple[int, Any] | int]:
-    """Where the samples of outputs ``[first, last)`` come from: ``(input block, index)``
-    pairs in order, and ints for runs of zero padding."""
+class Piece(NamedTuple):
+    """Samples of one input block, ``chunk[..., start:stop:step]`` (``stop`` None: to
+    the block's start), each repeated ``repeat`` times; ``block`` -1: ``repeat`` zeros."""
+
+    block: int
+    start: int
+    stop: int | None
+    step: int
+    repeat: int
+
+
+def block_plan(spec: shape.ConvSpec, length_chunks: tuple[int, ...], first: int, last: int) -> tuple[list[Piece], int]:
+    """The pieces whose samples, in order, are what outputs ``[first, last)`` read,
+    and the dilation to correlate them with (stride as ``spec``'s, no padding).
+
+    Normally the samples from the first output's first tap to the last
+    output's last tap.  With a dilation wider than the block's own span, only
+    the span under each tap, one after the other: then the taps are one span
+    apart.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> spec = shape.normalize(np.zeros((1, 1, 20)), np.zeros((1, 1, 2)), padding=1, padding_mode="reflect")
+    >>> block_plan(spec, (10, 10), 0, 3)[0]
+    [Piece(block=0, start=1, stop=0, step=-1, repeat=1), Piece(block=0, start=0, stop=3, step=1, repeat=1)]
+    """
+    starts = [0, *itertools.accumulate(length_chunks)]
     begin = first * spec.stride - spec.pad_left
-    end = (last - 1) * spec.stride - spec.pad_left + spec.kernel_extent
-    pieces: list[tuple[int, Any] | int] = []
-    length = spec.length
-    if begin < 0:
-        pieces.extend(_padding(spec, range(begin, min(end, 0)), starts))
-    position = max(begin, 0)
-    while position < min(end, length):
+    span = (last - first - 1) * spec.stride + 1
+    if spec.kernel_size > 1 and spec.dilation > span:
+        ranges = [(begin + tap * spec.dilation, begin + tap * spec.dilation + span) for tap in range(spec.kernel_size)]
+        dilation = span
+    else:
+        ranges = [(begin, begin + span + spec.kernel_extent - 1)]
+        dilation = spec.dilation
+    pieces: list[Piece] = []
+    for low, high in ranges:
+        pieces.extend(_range_pieces(spec, starts, low, high))
+    return pieces, dilation
+
+
+def _range_pieces(spec: shape.ConvSpec, starts: list[int], low: int, high: int) -> list[Piece]:
+    """The pieces of padded positions ``[low, high)`` (signal coordinates; the padding
+    mode maps those outside the signal)."""
+    length, mode = spec.length, spec.padding_mode
+    pieces: list[Piece] = []
+    if low < 0:  # left padding
+        count = min(high, 0) - low
+        if mode == "zeros":
+            pieces.append(Piece(-1, 0, 0, 1, count))
+        elif mode == "replicate":
+            pieces.append(Piece(0, 0, 1, 1, count))
+        elif mode == "reflect":  # position i reads -i
+            pieces.extend(_run(starts, -low, -low - count, -1))
+        else:  # circular: i reads i + length
+            pieces.extend(_run(starts, low + length, low + length + count, 1))
+    inside_low, inside_high = max(low, 0), min(high, length)
+    if inside_high > inside_low:
+        pieces.extend(_run(starts, inside_low, inside_high, 1))
+    if high > length:  # right padding
+        right_low = max(low, length)
+        count = high - right_low
+        if mode == "zeros":
+            pieces.append(Piece(-1, 0, 0, 1, count))
+        elif mode == "replicate":
+            last_block = len(starts) - 2
+            pieces.append(Piece(last_block, length - 1 - starts[last_block], length - starts[last_block], 1, count))
+        elif mode == "reflect":  # i reads 2 (length - 1) - i
+            pieces.extend(_run(starts, 2 * (length - 1) - right_low, 2 * (length - 1) - right_low - count, -1))
+        else:
+            pieces.extend(_run(starts, right_low - length, right_low - length + count, 1))
+    return pieces
+
+
+def _run(starts: list[int], begin: int, end: int, step: int) -> list[Piece]:
+    """Signal samples ``begin, begin + step, ...`` (stopping before ``end``), block by block."""
+    pieces = []
+    position = begin
+    while position != end:
         block = bisect.bisect_right(starts, position) - 1
-        stop = min(end, length, starts[block + 1])
-        pieces.append((block, slice(position - starts[block], stop - starts[block])))
+        offset = starts[block]
+        if step > 0:
+            stop = min(end, starts[block + 1])
+            pieces.append(Piece(block, position - offset, stop - offset, 1, 1))
+        else:
+            stop = max(end, offset - 1)
+            pieces.append(Piece(block, position - offset, None if stop < offset else stop - offset, -1, 1))
         position = stop
-    if end > length:
-        pieces.extend(_padding(spec, range(max(begin, length), end), starts))
     return pieces
 
 
-def _padding(spec: shape.ConvSpec, positions: range, starts: list[int]) -> list[tuple[int, Any] | int]:
-    """The pieces of a run of padding: zeros, or the samples the mode copies."""
-    if spec.padding_mode == "zeros":
-        return [len(positions)]
-    length = spec.length
-    mapped = []
-    for i in positions:
-        if spec.padding_mode == "reflect":
-            mapped.append(-i if i < 0 else 2 * (length - 1) - i)
-        elif spec.padding_mode == "replicate":
-            mapped.append(0 if i < 0 else length - 1)
-        else:  # circular
-            mapped.append(i + length if i < 0 else i - length)
-    pieces: list[tuple[int, Any] | int] = []
-    for block, group in itertools.groupby(mapped, key=lambda i: bisect.bisect_right(starts, i) - 1):
-        pieces.append((block, np.array([i - starts[block] for i in group], dtype=np.intp)))
-    return pieces
+def _take(chunk: Any, start: int, stop: int | None, step: int, repeat: int) -> Any:
+    """A piece's samples from its input block (a small task of its own, so that only
+    these samples travel to the worker that needs them)."""
+    part = chunk[:, :, start:stop:step]
+    if repeat == 1:
+        return part
+    import array_api_compat
+
+    xp = array_api_compat.array_namespace(part)
+    return xp.broadcast_to(part, (part.shape[0], part.shape[1], repeat))
 
 
-def _run_block(parts: list[Any], batch: int, input_dtype: np.dtype, weight: np.ndarray,
-               bias: np.ndarray | None, arguments: tuple, carried: dict[str, Any]) -> Any:
+def _run_block(parts: list[Any], batch: int, meta: Any, weight: np.ndarray, bias: np.ndarray | None,
+               arguments: tuple, carried: dict[str, Any]) -> Any:
     """One output block: the assembled samples, then conv1d without padding.
 
-    The blocks may hold any array kind (NumPy, CuPy, ...); the weights go to
-    the blocks' library and device.
+    The blocks may hold any array kind (NumPy, CuPy, ...); the weights and
+    any zero padding go to the blocks' library and device.
     """
     import array_api_compat
 
     from .functional import conv1d
 
     stride, dilation, groups, backend = arguments
-    arrays = [part for part in parts if not isinstance(part, int)]
-    like = arrays[0] if arrays else np.empty(0, dtype=input_dtype)  # all padding: NumPy zeros
-    xp = array_api_compat.array_namespace(like)
-    device = array_api_compat.device(like)
+    xp = array_api_compat.array_namespace(meta)
+    device = array_api_compat.device(meta)
     channels = weight.shape[1] * groups
     segment = xp.concat(
-        [xp.zeros((batch, channels, part), dtype=like.dtype, device=device) if isinstance(part, int) else part
+        [xp.zeros((batch, channels, part), dtype=meta.dtype, device=device) if isinstance(part, int) else part
          for part in parts],
         axis=2,
     )
-    if not isinstance(like, np.ndarray):
+    if not isinstance(meta, np.ndarray):
         weight = xp.asarray(weight, device=device)
         bias = None if bias is None else xp.asarray(bias, device=device)
     with config.config_context(**carried):
@@ -137,41 +207,52 @@ def conv1d(input: Any, weight: Any, bias: Any, stride: Any, padding: Any, dilati
            groups: Any, padding_mode: Any, backend: str | None) -> Any:
     """The lazy conv1d of a Dask array (see the module's docstring); as :func:`arrayconv.conv1d`."""
     import dask.array as da
+    from dask.base import tokenize
     from dask.highlevelgraph import HighLevelGraph
 
     spec = shape.normalize_chunked(input, weight, bias, stride, padding, dilation, groups, padding_mode)
-    if backend is not None and backend != "auto":
-        registry.get(backend)  # an unknown name fails now, not in a task
-    dtype = np.dtype(spec.result_dtype)
     batched = input if spec.batched else input[None]
-    if spec.is_empty or spec.length == 0:
+    meta = batched._meta  # an empty block of the input's kind (NumPy, CuPy, ...)
+    if backend is not None and backend != "auto":
+        policy.choose(spec, _interop.device_name(meta), backend)  # a backend that cannot serve fails now
+    dtype = np.dtype(spec.result_dtype)
+    out_meta = da.utils.meta_from_array(meta, ndim=3, dtype=dtype)
+    if spec.is_empty:
         empty = da.zeros(spec.output_shape, dtype=dtype, chunks=(batched.chunks[0], -1, -1))
+        empty = empty.map_blocks(lambda block: block, meta=out_meta)
         return empty if spec.batched else empty[0]
     batched = batched.rechunk({1: -1})  # a convolution mixes all channels
     length_chunks = batched.chunks[2]
-    starts = [0, *itertools.accumulate(length_chunks)]
-    blocks = output_blocks(spec, length_chunks)
-    token = f"{next(_tokens)}-{id(batched):x}"
-    name = f"arrayconv-conv1d-{batched.name}-{token}"
-    weight_key = (f"arrayconv-weight-{token}",)
-    bias_key = (f"arrayconv-bias-{token}",)
+    carried = config.in_code()
+    token = tokenize(batched.name, weight, bias, spec, backend, carried)
+    name, piece_name = f"arrayconv-conv1d-{token}", f"arrayconv-conv1d-piece-{token}"
+    weight_key, bias_key = (f"arrayconv-weight-{token}",), (f"arrayconv-bias-{token}",)
     # copies: the graph must not see later changes to the caller's arrays
     layer: dict[Any, Any] = {weight_key: np.array(weight), bias_key: None if bias is None else np.array(bias)}
-    arguments = (spec.stride, spec.dilation, spec.groups, backend)
-    carried = config.in_code()
-    plans = [_pieces(spec, starts, first, last) for first, last in blocks]
-    for item, batch_size in enumerate(batched.chunks[0]):
-        for index, pieces in enumerate(plans):
-            parts = [
-                piece if isinstance(piece, int)
-                else (operator.getitem, (batched.name, item, 0, piece[0]), (slice(None), slice(None), piece[1]))
-                for piece in pieces
-            ]
+    block_meta = meta[:0, :0, :0]
+    blocks = output_blocks(spec, length_chunks)
+    for index, (first, last) in enumerate(blocks):
+        pieces, block_dilation = block_plan(spec, length_chunks, first, last)
+        arguments = (spec.stride, block_dilation, spec.groups, backend)
+        for item, batch_size in enumerate(batched.chunks[0]):
+            parts: list[Any] = []
+            for number, piece in enumerate(pieces):
+                if piece.block < 0:
+                    parts.append(piece.repeat)
+                    continue
+                key = (piece_name, item, index, number)
+                layer[key] = (_take, (batched.name, item, 0, piece.block), *piece[1:])
+                parts.append(key)
             layer[(name, item, 0, index)] = (
-                _run_block, parts, batch_size, batched.dtype, weight_key, bias_key, arguments, carried,
+                _run_block, parts, batch_size, block_meta, weight_key, bias_key, arguments, carried,
             )
     graph = HighLevelGraph.from_collections(name, layer, dependencies=[batched])
     chunks = (batched.chunks[0], (spec.output_channels,), tuple(last - first for first, last in blocks))
-    meta = da.utils.meta_from_array(batched, ndim=3, dtype=dtype)  # NumPy blocks give NumPy blocks, CuPy CuPy
-    result = da.Array(graph, name, chunks=chunks, dtype=dtype, meta=meta)
+    try:
+        result = da.Array(graph, name, chunks=chunks, dtype=dtype, meta=out_meta)
+    except TypeError as error:  # dask's array query planning takes expressions, not graphs
+        raise TypeError(
+            "arrayconv builds Dask array graphs, which Dask's array query planning does not take; "
+            "set dask.config 'array.query-planning' to False"
+        ) from error
     return result if spec.batched else result[0]

@@ -9,7 +9,7 @@ store.  The script reports the throughput and checks windows of the output,
 including both ends, against NumPy computations on the same input.
 
 Run ``python examples/dask_larger_than_memory.py`` (2 GiB of signal, 2 workers
-of 512 MiB each; ``--help`` for the sizes).  Needs the ``dask`` extra and zarr
+of 256 MiB each, a quarter of the signal in all; ``--help`` for the sizes).  Needs the ``dask`` extra and zarr
 (``pip install -e ".[dask]" zarr``).
 """
 
@@ -26,7 +26,7 @@ import arrayconv
 
 CHANNELS = 8
 TAPS = 255
-BLOCK = 1 << 20  # samples per channel in one zarr chunk (32 MiB of float32)
+BLOCK = 1 << 18  # samples per channel in one zarr chunk (8 MiB of float32)
 
 
 def write_signal(path: pathlib.Path, length: int, seed: int) -> None:
@@ -49,7 +49,7 @@ def filter_bank(seed: int) -> np.ndarray:
     return (mixing * taps).astype(np.float32)
 
 
-def run(gib: float = 2.0, workers: int = 2, memory_limit: str = "512MiB", directory: str | None = None,
+def run(gib: float = 2.0, workers: int = 2, memory_limit: str = "256MiB", directory: str | None = None,
         seed: int = 0, report=print) -> dict[str, float]:
     """Write the signal, filter it on a LocalCluster, check it; returns the figures."""
     import dask.array as da
@@ -64,7 +64,7 @@ def run(gib: float = 2.0, workers: int = 2, memory_limit: str = "512MiB", direct
         report(f"wrote {4 * CHANNELS * length / 2**30:.2f} GiB of signal in {time.perf_counter() - started:.1f} s")
         weight = filter_bank(seed)
         with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                      memory_limit=memory_limit, dashboard_address=None,
+                                      memory_limit=memory_limit, dashboard_address=":0",
                                       silence_logs=40) as cluster, distributed.Client(cluster):
             signal = da.from_zarr(str(source))
             # one kernel thread per single-threaded worker; the setting travels with the tasks
@@ -120,7 +120,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gib", type=float, default=2.0, help="size of the signal (GiB of float32)")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--memory-limit", default="512MiB", help="per worker")
+    parser.add_argument("--memory-limit", default="256MiB", help="per worker")
     parser.add_argument("--dir", default=None, help="where the zarr stores go (a temporary folder inside it)")
     arguments = parser.parse_args()
     run(arguments.gib, arguments.workers, arguments.memory_limit, arguments.dir)
