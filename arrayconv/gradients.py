@@ -237,6 +237,9 @@ def _transposed(
 ) -> Any:
     """Outputs ``offset ... offset + length_out - 1`` of the full transposed convolution of ``u``."""
     xp = work.xp
+    shape.check_output_memory((batch, out_channels, length_out), work.dtype, _memory_limit())
+    if batch == 0 or out_channels == 0 or length_out == 0:  # nothing to compute (nor to plan)
+        return xp.zeros((batch, out_channels, length_out), dtype=work.namespace_dtype, device=work.array_device)
     if not bool(xp.all(xp.isfinite(w))):
         return _transposed_by_taps(work, u, w, b, batch, in_channels, length, out_channels, kernel_size,
                                    groups, stride, dilation, offset, length_out)
@@ -248,8 +251,6 @@ def _transposed(
     if whole is not None and whole.spec is not None and whole.count == length_out:
         return _phase(work, whole, u, w, b, groups, backend)  # stride 1: one phase is everything
     out = xp.zeros((batch, out_channels, length_out), dtype=work.namespace_dtype, device=work.array_device)
-    if batch == 0 or out_channels == 0:
-        return out
     for phase in plan.phases:
         where = (slice(None), slice(None), slice(phase.out_start, None, phase.out_step))
         if phase.spec is None:

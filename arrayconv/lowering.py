@@ -96,11 +96,11 @@ def transpose_plan(
     tap_step = stride // common  # taps of one phase are this far apart
     input_step = dilation // common  # ... and read inputs this far apart
     phases = []
-    for residue in range(stride):
-        out_start = (residue - offset) % stride
-        count = 0 if out_start >= length_out else -(-(length_out - out_start) // stride)
-        if count == 0:
-            continue
+    # one phase per residue that some output has: the first min(stride, length_out)
+    # outputs have distinct residues (a huge stride must not loop over all of them)
+    for out_start in range(min(stride, length_out)):
+        residue = (out_start + offset) % stride
+        count = -(-(length_out - out_start) // stride)
         first_q = (out_start + offset - residue) // stride
         if residue % common:
             first_tap = kernel_size  # k * dilation is never this residue

@@ -1096,6 +1096,20 @@ def check_memory(spec: ConvSpec, workspace_bytes: int, limit: int | None, backen
     for calls of 64 MiB and more, so small calls pay nothing).
     """
     needed = spec.batch * spec.output_channels * spec.length_out * _ITEMSIZE[spec.compute_dtype] + workspace_bytes
+    _check_bytes(needed, f"output {spec.output_shape} of {spec.compute_dtype} plus the {backend} backend's workspace",
+                 limit)
+
+
+def check_output_memory(output_shape: tuple[int, ...], compute_dtype: str, limit: int | None) -> None:
+    """:func:`check_memory` for a result assembled from several backend calls (a
+    transposed convolution's phases), before it is allocated."""
+    needed = _ITEMSIZE[compute_dtype]
+    for size in output_shape:
+        needed *= size
+    _check_bytes(needed, f"output {tuple(output_shape)} of {compute_dtype}", limit)
+
+
+def _check_bytes(needed: int, what: str, limit: int | None) -> None:
     if limit is None:
         if needed < 1 << 26:
             return
@@ -1107,8 +1121,7 @@ def check_memory(spec: ConvSpec, workspace_bytes: int, limit: int | None, backen
         source = "the memory_limit setting"
     if needed > limit:
         raise WorkspaceError(
-            f"this call needs about {needed / 2**30:.3g} GiB (output {spec.output_shape} of "
-            f"{spec.compute_dtype} plus the {backend} backend's workspace), more than {source} "
+            f"this call needs about {needed / 2**30:.3g} GiB ({what}), more than {source} "
             f"({limit / 2**30:.3g} GiB); split the batch or the signal (Dask does it for you), "
             f"use a smaller dtype, force a backend with a smaller workspace (backend=...), "
             f"or raise memory_limit"

@@ -77,3 +77,43 @@ def test_coverage_guided_harness_of_the_argument_parser():
                                capture_output=True, text=True, timeout=600)
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert "Done 20000 runs" in completed.stderr
+
+
+def _hostile_gradient_calls(seed):
+    """conv_transpose1d, conv1d_backward and conv_transpose1d_backward calls from a fuzz case."""
+    kwargs = fuzzing.make_case(seed)
+    rng = np.random.default_rng(seed)
+    x, w, b = kwargs["input"], kwargs["weight"], kwargs["bias"]
+    settings_ = (kwargs["stride"], kwargs["padding"], kwargs["dilation"], kwargs["groups"], kwargs["padding_mode"])
+    output_padding = fuzzing._scalar(rng, [0, 0, 1, 2])
+    try:
+        shape = arrayconv.conv1d(x, w, None, *settings_, backend="direct").shape
+        grad_output = np.ones(shape, dtype=np.result_type(x, w))
+    except (ValueError, TypeError, MemoryError):
+        grad_output = x if rng.integers(0, 2) else np.ones((1, 1, 1))
+    transposed_padding = kwargs["padding"] if not isinstance(kwargs["padding"], str) else 0
+    return [
+        lambda backend: arrayconv.conv_transpose1d(x, w, b, kwargs["stride"], transposed_padding, output_padding,
+                                                   kwargs["groups"], kwargs["dilation"], backend=backend),
+        lambda backend: arrayconv.conv1d_backward(grad_output, x, w, *settings_, backend=backend),
+        lambda backend: arrayconv.conv_transpose1d_backward(x, grad_output, w, kwargs["stride"], transposed_padding,
+                                                            output_padding, kwargs["groups"], kwargs["dilation"],
+                                                            backend=backend),
+    ], [a for a in (x, w, b, grad_output) if isinstance(a, np.ndarray)]
+
+
+@pytest.mark.parametrize("backend", fuzzing.BACKENDS)
+@settings(max_examples=300)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_gradient_and_transposed_calls_never_crash_on_hostile_arguments(backend, seed):
+    """The new entry points meet conv1d's bar: a result or a documented error, inputs unchanged."""
+    calls, arrays = _hostile_gradient_calls(seed)
+    saved = [(a, a.copy()) for a in arrays if a.dtype != object]
+    with arrayconv.config_context(memory_limit=fuzzing.MEMORY_LIMIT):
+        for call in calls:
+            try:
+                call(backend)
+            except (ValueError, TypeError, MemoryError):
+                pass
+    for array, copy in saved:
+        np.testing.assert_array_equal(array, copy)

@@ -511,3 +511,23 @@ def test_gradients_come_back_in_the_callers_library_and_device(library):
         np.testing.assert_allclose(to_numpy(ours), reference, rtol=1e-12, atol=1e-12)
     transposed = arrayconv.conv_transpose1d(convert(gy), convert(w), stride=2, groups=2)
     np.testing.assert_allclose(to_numpy(transposed), expected_t, rtol=1e-12, atol=1e-12)
+
+
+def test_a_huge_stride_plans_only_the_phases_outputs_have():
+    """Found by the hostile-argument fuzz: the phases were looped over every residue
+    of the stride (2**62 of them: a hang)."""
+    x = np.ones((1, 2, 40))
+    w = np.ones((3, 2, 4))
+    grads = arrayconv.conv1d_backward(np.ones((1, 3, 1)), x, w, stride=2**62, padding=2, padding_mode="replicate")
+    X, W = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    F.conv1d(F.pad(X, (2, 2), mode="replicate"), W, stride=2**62).sum().backward()
+    np.testing.assert_allclose(grads.input, X.grad.numpy())
+    np.testing.assert_allclose(grads.weight, W.grad.numpy())
+    assert arrayconv.conv_transpose1d(np.ones((0, 2, 5)), w.transpose(1, 0, 2).copy(), stride=2**40,
+                                      padding=2**31).shape[0] == 0
+
+
+def test_a_transposed_output_beyond_the_memory_limit_is_refused_before_allocating():
+    with arrayconv.config_context(memory_limit=1 << 20):
+        with pytest.raises(arrayconv.WorkspaceError, match=r"output \(1, 2, 4000002\) of float64"):
+            arrayconv.conv_transpose1d(np.ones((1, 2, 5)), np.ones((2, 1, 2)), stride=10**6, groups=2)
