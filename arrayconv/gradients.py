@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 import array_api_compat
 import numpy as np
 
-from . import _autograd, _interop, lowering, policy, shape
+from . import _autograd, _interop, config, lowering, policy, shape
 from .functional import execute
 
 __all__ = ["Gradients", "conv1d_backward", "conv_transpose1d", "conv_transpose1d_backward", "gradient_like"]
@@ -457,6 +457,4 @@ def _conj(xp: Any, array: Any) -> Any:
 
 
 def _memory_limit() -> int | None:
-    from . import config
-
     return config.snapshot()[4]
