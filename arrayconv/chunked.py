@@ -83,9 +83,10 @@ class Piece(NamedTuple):
     repeat: int
 
 
-def block_plan(spec: shape.ConvSpec, length_chunks: tuple[int, ...], first: int, last: int) -> tuple[list[Piece], int]:
+def block_plan(spec: shape.ConvSpec, starts: list[int], first: int, last: int) -> tuple[list[Piece], int]:
     """The pieces whose samples, in order, are what outputs ``[first, last)`` read,
     and the dilation to correlate them with (stride as ``spec``'s, no padding).
+    ``starts`` are the input blocks' first samples, then the signal's length.
 
     Normally the samples from the first output's first tap to the last
     output's last tap.  With a dilation wider than the block's own span, only
@@ -96,10 +97,9 @@ def block_plan(spec: shape.ConvSpec, length_chunks: tuple[int, ...], first: int,
     --------
     >>> import numpy as np
     >>> spec = shape.normalize(np.zeros((1, 1, 20)), np.zeros((1, 1, 2)), padding=1, padding_mode="reflect")
-    >>> block_plan(spec, (10, 10), 0, 3)[0]
+    >>> block_plan(spec, [0, 10, 20], 0, 3)[0]
     [Piece(block=0, start=1, stop=0, step=-1, repeat=1), Piece(block=0, start=0, stop=3, step=1, repeat=1)]
     """
-    starts = [0, *itertools.accumulate(length_chunks)]
     begin = first * spec.stride - spec.pad_left
     span = (last - first - 1) * spec.stride + 1
     if spec.kernel_size > 1 and spec.dilation > span:
@@ -231,8 +231,9 @@ def conv1d(input: Any, weight: Any, bias: Any, stride: Any, padding: Any, dilati
     layer: dict[Any, Any] = {weight_key: np.array(weight), bias_key: None if bias is None else np.array(bias)}
     block_meta = meta[:0, :0, :0]
     blocks = output_blocks(spec, length_chunks)
+    starts = [0, *itertools.accumulate(length_chunks)]  # once: the plans look blocks up in it
     for index, (first, last) in enumerate(blocks):
-        pieces, block_dilation = block_plan(spec, length_chunks, first, last)
+        pieces, block_dilation = block_plan(spec, starts, first, last)
         arguments = (spec.stride, block_dilation, spec.groups, backend)
         for item, batch_size in enumerate(batched.chunks[0]):
             parts: list[Any] = []

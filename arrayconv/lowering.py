@@ -57,9 +57,6 @@ class Phase(NamedTuple):
 class TransposePlan(NamedTuple):
     """The phases of a transposed convolution, which together cover its output once."""
 
-    batch: int
-    out_channels: int
-    length_out: int
     phases: tuple[Phase, ...]
 
 
@@ -130,7 +127,7 @@ def transpose_plan(
             compute_dtype,
         )
         phases.append(Phase(spec, first_tap, tap_step, input_start, out_start, stride, count))
-    return TransposePlan(batch, out_channels, length_out, tuple(phases))
+    return TransposePlan(tuple(phases))
 
 
 @functools.lru_cache(maxsize=1024)
