@@ -38,8 +38,19 @@ extensions = [
     # The per-call Python path (validation and dispatch), compiled from the
     # same .py sources for a lower fixed cost per call; the .py files stay
     # importable where no build exists.
-    Extension("arrayconv.shape", ["arrayconv/shape.py"]),
     Extension("arrayconv.functional", ["arrayconv/functional.py"]),
+    Extension("arrayconv.kinds", ["arrayconv/kinds.py"]),
+    Extension("arrayconv.plain", ["arrayconv/plain.py"]),
+    Extension("arrayconv.execute", ["arrayconv/execute.py"]),
+    Extension("arrayconv.shape.arguments", ["arrayconv/shape/arguments.py"]),
+    Extension("arrayconv.shape.conv_spec", ["arrayconv/shape/conv_spec.py"]),
+    # OpenMP's thread limit, from the runtime the kernels use
+    Extension(
+        "arrayconv._openmp",
+        ["arrayconv/_openmp.pyx"],
+        extra_compile_args=optimise + openmp_compile,
+        extra_link_args=openmp_link,
+    ),
     Extension(
         "arrayconv.backends._direct",
         ["backends/_direct.pyx"],
@@ -59,7 +70,7 @@ extensions = [
 ]
 
 setup(
-    packages=["arrayconv", "arrayconv.backends"],
+    packages=["arrayconv", "arrayconv.shape", "arrayconv.backends"],
     package_dir={"arrayconv": "arrayconv", "arrayconv.backends": "backends"},
     # Cython regenerates C by timestamps only: force it when the directives change.
     ext_modules=cythonize(extensions, compiler_directives=directives, force=DEBUG),

@@ -12,7 +12,7 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
-__all__ = ["device_name", "to_numpy", "from_numpy"]
+__all__ = ["device_name", "to_numpy", "from_numpy", "gradient_like"]
 
 
 def device_name(array: Any) -> str:
@@ -56,3 +56,18 @@ def from_numpy(result: np.ndarray, like: Any) -> Any:
         except (TypeError, RuntimeError, BufferError, AttributeError):
             pass
     return xp.asarray(result)
+
+
+def gradient_like(grad: Any, array: Any) -> Any:
+    """``grad`` in ``array``'s dtype: the real part for a real array (as torch gives
+    a real tensor's gradient in a complex computation).
+
+    Examples
+    --------
+    >>> gradient_like(np.array([1.0 + 2.0j]), np.zeros(1, np.float32))
+    array([1.], dtype=float32)
+    """
+    xp = array_api_compat.array_namespace(grad)
+    if xp.isdtype(grad.dtype, "complex floating") and not xp.isdtype(array.dtype, "complex floating"):
+        grad = xp.real(grad)
+    return grad if grad.dtype == array.dtype else xp.astype(grad, array.dtype)

@@ -24,6 +24,7 @@ import numpy as np
 
 from . import shape, threads
 from .functional import conv1d
+from .gradients import conv1d_backward
 
 __all__ = ["CASES", "BenchCase", "make_arrays", "gemm_rate", "compare", "main"]
 
@@ -215,7 +216,6 @@ class GradientResult:
 
 def gradient_call(case: BenchCase, x: np.ndarray, w: np.ndarray) -> Callable[[], Any]:
     """arrayconv's input, weight and bias gradients of ``case`` for a fixed output gradient."""
-    from .gradients import conv1d_backward
 
     spec = shape.normalize(x, w, None, **case.kwargs)
     grad_output = np.random.default_rng(1).standard_normal(spec.output_shape).astype(case.dtype)

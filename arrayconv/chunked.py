@@ -25,19 +25,17 @@ import bisect
 import itertools
 from typing import Any, NamedTuple
 
+import array_api_compat
 import numpy as np
 
-from . import _interop, config, policy, shape
+from . import _interop, config, plain, policy, shape
+from . import padding as padding_modes
+from .records import ConvSpec
 
-__all__ = ["is_dask_array", "conv1d", "output_blocks", "block_plan"]
-
-
-def is_dask_array(array: Any) -> bool:
-    """Whether ``array`` is a Dask array (without importing Dask)."""
-    return type(array).__module__.startswith("dask.") and type(array).__name__ == "Array"
+__all__ = ["conv1d", "output_blocks", "block_plan"]
 
 
-def output_blocks(spec: shape.ConvSpec, length_chunks: tuple[int, ...]) -> list[tuple[int, int]]:
+def output_blocks(spec: ConvSpec, length_chunks: tuple[int, ...]) -> list[tuple[int, int]]:
     """The output ranges ``[first, last)`` of the blocks along the length.
 
     Output ``t`` belongs to the input block holding sample ``t * stride``
@@ -83,7 +81,7 @@ class Piece(NamedTuple):
     repeat: int
 
 
-def block_plan(spec: shape.ConvSpec, starts: list[int], first: int, last: int) -> tuple[list[Piece], int]:
+def block_plan(spec: ConvSpec, starts: list[int], first: int, last: int) -> tuple[list[Piece], int]:
     """The pieces whose samples, in order, are what outputs ``[first, last)`` read,
     and the dilation to correlate them with (stride as ``spec``'s, no padding).
     ``starts`` are the input blocks' first samples, then the signal's length.
@@ -114,40 +112,23 @@ def block_plan(spec: shape.ConvSpec, starts: list[int], first: int, last: int) -
     return pieces, dilation
 
 
-def _range_pieces(spec: shape.ConvSpec, starts: list[int], low: int, high: int) -> list[Piece]:
+def _range_pieces(spec: ConvSpec, starts: list[int], low: int, high: int) -> list[Piece]:
     """The pieces of padded positions ``[low, high)`` (signal coordinates; the padding
-    mode maps those outside the signal)."""
-    length, mode = spec.length, spec.padding_mode
+    mode maps those outside the signal: :func:`arrayconv.padding.runs`)."""
     pieces: list[Piece] = []
-    if low < 0:  # left padding
-        count = min(high, 0) - low
-        if mode == "zeros":
-            pieces.append(Piece(-1, 0, 0, 1, count))
-        elif mode == "replicate":
-            pieces.append(Piece(0, 0, 1, 1, count))
-        elif mode == "reflect":  # position i reads -i
-            pieces.extend(_run(starts, -low, -low - count, -1))
-        else:  # circular: i reads i + length
-            pieces.extend(_run(starts, low + length, low + length + count, 1))
-    inside_low, inside_high = max(low, 0), min(high, length)
-    if inside_high > inside_low:
-        pieces.extend(_run(starts, inside_low, inside_high, 1))
-    if high > length:  # right padding
-        right_low = max(low, length)
-        count = high - right_low
-        if mode == "zeros":
-            pieces.append(Piece(-1, 0, 0, 1, count))
-        elif mode == "replicate":
-            last_block = len(starts) - 2
-            pieces.append(Piece(last_block, length - 1 - starts[last_block], length - starts[last_block], 1, count))
-        elif mode == "reflect":  # i reads 2 (length - 1) - i
-            pieces.extend(_run(starts, 2 * (length - 1) - right_low, 2 * (length - 1) - right_low - count, -1))
+    for run in padding_modes.runs(low, high, spec.length, spec.padding_mode):
+        if run.source is None:
+            pieces.append(Piece(block=-1, start=0, stop=0, step=1, repeat=run.count))
+        elif run.step == 0:
+            block = bisect.bisect_right(starts, run.source) - 1
+            offset = run.source - starts[block]
+            pieces.append(Piece(block=block, start=offset, stop=offset + 1, step=1, repeat=run.count))
         else:
-            pieces.extend(_run(starts, right_low - length, right_low - length + count, 1))
+            pieces.extend(_samples(starts, run.source, run.source + run.step * run.count, run.step))
     return pieces
 
 
-def _run(starts: list[int], begin: int, end: int, step: int) -> list[Piece]:
+def _samples(starts: list[int], begin: int, end: int, step: int) -> list[Piece]:
     """Signal samples ``begin, begin + step, ...`` (stopping before ``end``), block by block."""
     pieces = []
     position = begin
@@ -156,10 +137,11 @@ def _run(starts: list[int], begin: int, end: int, step: int) -> list[Piece]:
         offset = starts[block]
         if step > 0:
             stop = min(end, starts[block + 1])
-            pieces.append(Piece(block, position - offset, stop - offset, 1, 1))
+            pieces.append(Piece(block=block, start=position - offset, stop=stop - offset, step=1, repeat=1))
         else:
             stop = max(end, offset - 1)
-            pieces.append(Piece(block, position - offset, None if stop < offset else stop - offset, -1, 1))
+            pieces.append(Piece(block=block, start=position - offset, stop=None if stop < offset else stop - offset,
+                                step=-1, repeat=1))
         position = stop
     return pieces
 
@@ -170,8 +152,6 @@ def _take(chunk: Any, start: int, stop: int | None, step: int, repeat: int) -> A
     part = chunk[:, :, start:stop:step]
     if repeat == 1:
         return part
-    import array_api_compat
-
     xp = array_api_compat.array_namespace(part)
     return xp.broadcast_to(part, (part.shape[0], part.shape[1], repeat))
 
@@ -183,10 +163,6 @@ def _run_block(parts: list[Any], batch: int, meta: Any, weight: np.ndarray, bias
     The blocks may hold any array kind (NumPy, CuPy, ...); the weights and
     any zero padding go to the blocks' library and device.
     """
-    import array_api_compat
-
-    from .functional import conv1d
-
     stride, dilation, groups, backend = arguments
     xp = array_api_compat.array_namespace(meta)
     device = array_api_compat.device(meta)
@@ -200,7 +176,7 @@ def _run_block(parts: list[Any], batch: int, meta: Any, weight: np.ndarray, bias
         weight = xp.asarray(weight, device=device)
         bias = None if bias is None else xp.asarray(bias, device=device)
     with config.config_context(**carried):
-        return conv1d(segment, weight, bias, stride, 0, dilation, groups, backend=backend)
+        return plain.conv1d(segment, weight, bias, stride, 0, dilation, groups, "zeros", backend)
 
 
 def conv1d(input: Any, weight: Any, bias: Any, stride: Any, padding: Any, dilation: Any,
@@ -257,3 +233,4 @@ def conv1d(input: Any, weight: Any, bias: Any, stride: Any, padding: Any, dilati
             "set dask.config 'array.query-planning' to False"
         ) from error
     return result if spec.batched else result[0]
+

@@ -37,11 +37,14 @@ import os
 import sys
 import threading
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import routing
 
-__all__ = ["config_context", "set_config", "get_config", "describe", "in_code", "reload", "user_config_path"]
+__all__ = [
+    "Snapshot", "config_context", "set_config", "get_config", "describe", "in_code", "reload", "snapshot",
+    "user_config_path",
+]
 
 KEYS = ("backend", "skip", "threads", "routing", "memory_limit", "deterministic")
 DEFAULTS: dict[str, Any] = {
@@ -212,11 +215,22 @@ def routing_key() -> tuple[tuple[tuple[str, float], ...], ...]:
     return tuple(found[0] for found in layers if found)
 
 
-_snapshot: tuple[Any, ...] | None = None  # (context, global, static layers, the settings they give)
+class Snapshot(NamedTuple):
+    """The settings a call reads, looked up together (see :func:`snapshot`)."""
+
+    backend: str | None  # the forced backend, None: the cost model decides
+    backend_source: str  # where ``backend`` came from
+    skip: tuple[str, ...]
+    threads: int | None
+    routing_key: tuple  # :func:`routing_key`
+    memory_limit: int | None
 
 
-def snapshot() -> tuple[tuple[Any, str], tuple[str, ...], int | None, tuple, int | None]:
-    """``(lookup("backend"), skip, threads, routing_key(), memory_limit)`` in one call, for the per-call path.
+_snapshot: tuple[Any, ...] | None = None  # (context, global, static layers, the snapshot they give)
+
+
+def snapshot() -> Snapshot:
+    """The backend, skip, threads, routing and memory_limit settings in one call, for the per-call path.
 
     Cached on the identity of the three layers (each is replaced whole,
     never changed in place, and the cache holds them so no identity is
@@ -229,7 +243,11 @@ def snapshot() -> tuple[tuple[Any, str], tuple[str, ...], int | None, tuple, int
     if cached is not None and cached[0] is context and cached[1] is _global and cached[2] is static:
         return cached[3]
     layers = (context, _global, static)
-    value = (lookup("backend"), lookup("skip")[0], lookup("threads")[0], routing_key(), lookup("memory_limit")[0])
+    backend, backend_source = lookup("backend")
+    value = Snapshot(
+        backend=backend, backend_source=backend_source, skip=lookup("skip")[0], threads=lookup("threads")[0],
+        routing_key=routing_key(), memory_limit=lookup("memory_limit")[0],
+    )
     _snapshot = (*layers, value)
     return value
 

@@ -110,4 +110,5 @@ def explain(
     elif not isinstance(device, str):
         raise TypeError(f"device must be a str such as 'cpu' or 'cuda:0', got device={device!r}")
     decision = policy.decide(spec, device, backend)
-    return Explanation(decision.backend.name, decision.source, decision.estimates, decision.unable, spec)
+    return Explanation(backend=decision.backend.name, source=decision.source, estimates=decision.estimates,
+                       unable=decision.unable, spec=spec)

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import array_api_compat
-import numpy as np
+from . import kinds
 
-from . import _autograd, _interop, chunked, config, policy, shape
-
-__all__ = ["conv1d", "execute"]
+__all__ = ["conv1d"]
 
 
 def conv1d(
@@ -81,57 +78,6 @@ def conv1d(
     >>> arrayconv.conv1d(x, w, padding=1)
     array([[[-1., -2., -2., -2., -2.,  4.]]], dtype=float32)
     """
-    if type(input) is not np.ndarray:
-        if chunked.is_dask_array(input):
-            return chunked.conv1d(input, weight, bias, stride, padding, dilation, groups, padding_mode, backend)
-        if _autograd.wants_graph(input, weight, bias):
-            return _autograd.conv1d(input, weight, bias, stride, padding, dilation, groups, padding_mode, backend)
-    spec = shape.normalize(input, weight, bias, stride, padding, dilation, groups, padding_mode)
-    return execute(spec, policy.choose(spec, _interop.device_name(input), backend), input, weight, bias)
-
-
-def execute(spec: shape.ConvSpec, chosen: Any, input: Any, weight: Any, bias: Any) -> Any:
-    """Run a validated call on the chosen backend, after checking its memory, and
-    give back the input's kind (the one path of ``conv1d`` and of the calls
-    that :mod:`arrayconv.lowering` plans)."""
-    workspace = chosen.workspace_bytes(spec) if hasattr(chosen, "workspace_bytes") else 0
-    if not (type(input) is np.ndarray and input.dtype == spec.compute_dtype and input.flags.c_contiguous):
-        # the converted copy of the input
-        workspace += spec.batch * spec.in_channels * spec.length * np.dtype(spec.compute_dtype).itemsize
-    shape.check_memory(spec, workspace, config.snapshot()[4], chosen.name)
-    return _run(spec, chosen, input, weight, bias)
-
-
-def _run(spec: shape.ConvSpec, chosen: Any, input: Any, weight: Any, bias: Any) -> Any:
-    """Run a validated call on the chosen backend and give back the caller's kind."""
-    if getattr(chosen, "native_arrays", False):
-        return _run_native(spec, chosen, input, weight, bias)
-    dtype = spec.compute_dtype
-    x = _interop.to_numpy(input, "input", dtype)
-    if not spec.batched:
-        x = x[np.newaxis]
-    w = _interop.to_numpy(weight, "weight", dtype)
-    b = None if bias is None else _interop.to_numpy(bias, "bias", dtype)
-    y = chosen.run(spec, x, w, b)
-    if spec.result_dtype != dtype:
-        y = y.astype(spec.result_dtype)
-    if not spec.batched:
-        y = y[0]
-    return _interop.from_numpy(y, input)
-
-
-def _run_native(spec: shape.ConvSpec, chosen: Any, input: Any, weight: Any, bias: Any) -> Any:
-    """Run on a backend that takes the caller's own arrays (its namespace, its device)."""
-    xp = array_api_compat.array_namespace(input)
-    compute = getattr(xp, spec.compute_dtype)
-
-    def prepared(array: Any) -> Any:
-        return array if array.dtype == compute else xp.astype(array, compute)
-
-    x = prepared(input)
-    if not spec.batched:
-        x = xp.expand_dims(x, axis=0)
-    y = chosen.run(spec, x, prepared(weight), None if bias is None else prepared(bias))
-    if spec.result_dtype != spec.compute_dtype:
-        y = xp.astype(y, getattr(xp, spec.result_dtype))
-    return y if spec.batched else y[0, ...]
+    return kinds.path(input, weight, bias).conv1d(
+        input, weight, bias, stride, padding, dilation, groups, padding_mode, backend
+    )

@@ -29,7 +29,8 @@ import functools
 import math
 from typing import NamedTuple
 
-from .shape import ConvSpec, output_length
+from .records import ConvSpec
+from .shape import output_length
 
 __all__ = ["Phase", "TransposePlan", "transpose_plan", "weight_grad_spec"]
 
@@ -106,7 +107,8 @@ def transpose_plan(
             first_tap = (residue // common) * pow(input_step, -1, tap_step) % tap_step if tap_step > 1 else 0
         taps = 0 if first_tap >= kernel_size else -(-(kernel_size - first_tap) // tap_step)
         if taps == 0:
-            phases.append(Phase(None, 0, tap_step, 0, out_start, stride, count))
+            phases.append(Phase(spec=None, first_tap=0, tap_step=tap_step, input_start=0, out_start=out_start,
+                                out_step=stride, count=count))
             continue
         # output q of the phase reads u[q - shift + k' * input_step], k' = taps - 1 - m
         shift = (first_tap * dilation - residue) // stride + (taps - 1) * input_step
@@ -117,17 +119,20 @@ def transpose_plan(
         input_stop = length - max(0, -pad_right)
         if input_stop <= input_start:
             # every output of the phase reads only padding
-            phases.append(Phase(None, 0, tap_step, 0, out_start, stride, count))
+            phases.append(Phase(spec=None, first_tap=0, tap_step=tap_step, input_start=0, out_start=out_start,
+                                out_step=stride, count=count))
             continue
         pad_left = max(0, pad_left)
         pad_right = max(0, pad_right)
         spec = ConvSpec(
-            batch, in_channels, input_stop - input_start, out_channels, taps, groups, 1,
-            input_step, pad_left, pad_right, "zeros", count, True, has_bias, compute_dtype,
-            compute_dtype,
+            batch=batch, in_channels=in_channels, length=input_stop - input_start, out_channels=out_channels,
+            kernel_size=taps, groups=groups, stride=1, dilation=input_step, pad_left=pad_left,
+            pad_right=pad_right, padding_mode="zeros", length_out=count, batched=True, has_bias=has_bias,
+            compute_dtype=compute_dtype, result_dtype=compute_dtype,
         )
-        phases.append(Phase(spec, first_tap, tap_step, input_start, out_start, stride, count))
-    return TransposePlan(tuple(phases))
+        phases.append(Phase(spec=spec, first_tap=first_tap, tap_step=tap_step, input_start=input_start,
+                            out_start=out_start, out_step=stride, count=count))
+    return TransposePlan(phases=tuple(phases))
 
 
 @functools.lru_cache(maxsize=1024)
@@ -142,8 +147,8 @@ def weight_grad_spec(spec: ConvSpec) -> ConvSpec:
 
     Examples
     --------
-    >>> from arrayconv.shape import normalize
     >>> import numpy as np
+    >>> from arrayconv.shape import normalize
     >>> forward = normalize(np.zeros((2, 4, 10)), np.zeros((6, 2, 3)), groups=2, padding=1)
     >>> lowered = weight_grad_spec(forward)
     >>> lowered.batch, lowered.in_channels, lowered.out_channels, lowered.kernel_size, lowered.length_out
@@ -151,7 +156,9 @@ def weight_grad_spec(spec: ConvSpec) -> ConvSpec:
     """
     length_out = output_length(spec.padded_length, spec.length_out, spec.dilation, spec.stride)
     return ConvSpec(
-        spec.in_channels_per_group, spec.groups * spec.batch, spec.length, spec.out_channels,
-        spec.length_out, spec.groups, spec.dilation, spec.stride, spec.pad_left, spec.pad_right,
-        spec.padding_mode, length_out, True, False, spec.compute_dtype, spec.compute_dtype,
+        batch=spec.in_channels_per_group, in_channels=spec.groups * spec.batch, length=spec.length,
+        out_channels=spec.out_channels, kernel_size=spec.length_out, groups=spec.groups, stride=spec.dilation,
+        dilation=spec.stride, pad_left=spec.pad_left, pad_right=spec.pad_right, padding_mode=spec.padding_mode,
+        length_out=length_out, batched=True, has_bias=False, compute_dtype=spec.compute_dtype,
+        result_dtype=spec.compute_dtype,
     )

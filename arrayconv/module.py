@@ -10,8 +10,9 @@ import array_api_compat
 import numpy as np
 
 from . import _interop, shape
+from ._interop import gradient_like
 from .functional import conv1d
-from .gradients import conv1d_backward, conv_transpose1d, conv_transpose1d_backward, gradient_like
+from .gradients import conv1d_backward, conv_transpose1d, conv_transpose1d_backward
 
 __all__ = ["Conv1d", "ConvTranspose1d"]
 

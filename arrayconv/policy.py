@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 from . import config, registry, threads
 from .registry import Backend
-from .shape import ConvSpec
+from .records import ConvSpec
 
 __all__ = ["choose", "decide", "Decision"]
 
@@ -104,10 +104,10 @@ def choose(spec: ConvSpec, device: str, backend: str | None = None) -> Backend:
     >>> choose(spec, "cpu").name
     'direct'
     """
-    (configured, _), skip, _, routing_key, _ = config.snapshot()
-    if backend is not None and backend != "auto" or backend is None and configured is not None:
+    settings = config.snapshot()
+    if backend is not None and backend != "auto" or backend is None and settings.backend is not None:
         return _forced(spec, device, backend)[0]  # type: ignore[index]
-    key = (spec, device, skip, threads.get(), routing_key, registry.generation())
+    key = (spec, device, settings.skip, threads.get(), settings.routing_key, registry.generation())
     chosen = _decisions.get(key)
     if chosen is None:
         chosen = _cheapest(spec, device)
@@ -142,7 +142,7 @@ def decide(spec: ConvSpec, device: str, backend: str | None = None) -> Decision:
     estimates = {candidate.name: float(candidate.estimate(spec)) for candidate in able}
     forced = _forced(spec, device, backend)
     if forced is not None:
-        return Decision(forced[0], forced[1], estimates, unable)
+        return Decision(backend=forced[0], source=forced[1], estimates=estimates, unable=unable)
     if not able:
         raise _no_backend(device, unable)
-    return Decision(_cheapest(spec, device), "cost model", estimates, unable)
+    return Decision(backend=_cheapest(spec, device), source="cost model", estimates=estimates, unable=unable)

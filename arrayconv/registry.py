@@ -15,9 +15,10 @@ import threading
 from importlib.metadata import entry_points
 from typing import Any, Protocol, runtime_checkable
 
-from .shape import ConvSpec
+from . import config, routing
+from .records import ConvSpec
 
-__all__ = ["Backend", "register", "available", "unavailable", "get", "ENTRY_POINT_GROUP"]
+__all__ = ["Backend", "CostModel", "register", "available", "unavailable", "get", "ENTRY_POINT_GROUP"]
 
 ENTRY_POINT_GROUP = "arrayconv.backends"
 
@@ -68,6 +69,33 @@ class Backend(Protocol):
         ``x`` is (N, C_in, L), ``w`` (C_out, C_in/groups, K), ``b`` (C_out,)
         or None; all C-contiguous, in ``spec.compute_dtype``, never modified.
         """
+
+
+class CostModel:
+    """The estimate of a backend that prices its calls by cost terms (see :mod:`arrayconv.routing`).
+
+    A subclass provides ``cost_terms(spec)``: a mapping of term names to
+    amounts; the estimate is their sum weighted by the configured constants
+    (nothing runs for an empty output, which costs nothing).
+
+    Examples
+    --------
+    >>> class Flat(CostModel):
+    ...     def cost_terms(self, spec):
+    ...         return {"direct_call": 2.0}
+    >>> from arrayconv.shape import normalize
+    >>> import numpy as np
+    >>> Flat().estimate(normalize(np.zeros((1, 1, 4)), np.zeros((1, 1, 2)))) == 2 * routing.DEFAULTS["direct_call"]
+    True
+    """
+
+    def cost_terms(self, spec: ConvSpec) -> dict[str, float]:
+        raise NotImplementedError
+
+    def estimate(self, spec: ConvSpec) -> float:
+        if spec.is_empty:
+            return 0.0
+        return routing.predict(self.cost_terms(spec), routing.constants(config.routing_key()))
 
 
 _lock = threading.Lock()

@@ -15,14 +15,13 @@ tried would hang.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 
 from . import config
+from ._openmp import omp_max_threads
 
 __all__ = ["get", "set_num_threads"]
 
 _fallback: int | None = None
-_openmp_limit: Callable[[], int] | None = None
 
 
 def _usable_cores() -> int:
@@ -49,19 +48,15 @@ def get() -> int:
     >>> get() >= 1
     True
     """
-    global _fallback, _openmp_limit
-    value = config.snapshot()[2]
+    global _fallback
+    value = config.snapshot().threads
     if value is None:
         if _fallback is None:
             _fallback = _openmp_default()
         value = _fallback
-    if _openmp_limit is None:
-        from .backends._direct import omp_max_threads
-
-        _openmp_limit = omp_max_threads
     # OpenMP's own limit for this thread (threadpoolctl's threadpool_limits,
     # omp_set_num_threads) caps the kernels, so it caps the plans too
-    return max(1, min(value, _openmp_limit()))
+    return max(1, min(value, omp_max_threads()))
 
 
 def set_num_threads(count: int | None) -> None:

@@ -73,9 +73,11 @@ cdef extern from "_direct_loops.h" nogil:
                        Py_ssize_t stride, Py_ssize_t dilation, Py_ssize_t pad_left, int mode)
 
 
-def omp_max_threads():
-    """OpenMP's own thread limit for the calling thread, which caps the kernels."""
-    return openmp.omp_get_max_threads()
+def map_index(Py_ssize_t i, Py_ssize_t length, int mode):
+    """The kernels' padding map (``ac_map_index``): the signal sample padded position
+    ``i`` reads, -1 for a zero; exposed so the tests can hold it to
+    :func:`arrayconv.padding.source`."""
+    return ac_map_index(i, length, mode)
 
 
 # --------------------------------------------------------------------------

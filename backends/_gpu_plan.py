@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import math
 
-from arrayconv.shape import ConvSpec
+from arrayconv.dtypes import COST_WIDTH
+from arrayconv.records import ConvSpec
+from arrayconv.routing import predict
 
 __all__ = ["cost_terms", "algorithm", "is_cuda_device", "GROUPED_DIRECT_PARAMS", "GROUPED_DIRECT_BODY"]
 
@@ -60,13 +62,8 @@ def is_cuda_device(device: str) -> bool:
     return "cuda" in text or text.startswith("gpu")
 
 
-def _width(spec: ConvSpec) -> int:
-    """Cost of a multiply-add relative to float32's (double: 2, complex: 4 more)."""
-    return {"float32": 1, "float64": 2, "complex64": 4, "complex128": 8}[spec.compute_dtype]
-
-
 def _taps_terms(spec: ConvSpec) -> dict[str, float]:
-    return {"cupy_call": 1.0, "cupy_launch": float(spec.kernel_size), "cupy_mac": float(spec.macs * _width(spec))}
+    return {"cupy_call": 1.0, "cupy_launch": float(spec.kernel_size), "cupy_mac": float(spec.macs * COST_WIDTH[spec.compute_dtype])}
 
 
 def _fft_terms(spec: ConvSpec) -> dict[str, float]:
@@ -74,13 +71,13 @@ def _fft_terms(spec: ConvSpec) -> dict[str, float]:
     n = 1 << max(1, (padded - 1).bit_length())
     # forward transforms of the input rows and the weights, inverse of the outputs
     rows = spec.batch * spec.in_channels + spec.output_channels * spec.in_channels_per_group + spec.batch * spec.output_channels
-    points = rows * n * math.log2(n) * _width(spec)
-    contraction = spec.batch * spec.output_channels * spec.in_channels_per_group * (n // 2 + 1) * 4 * _width(spec)
+    points = rows * n * math.log2(n) * COST_WIDTH[spec.compute_dtype]
+    contraction = spec.batch * spec.output_channels * spec.in_channels_per_group * (n // 2 + 1) * 4 * COST_WIDTH[spec.compute_dtype]
     return {"cupy_call": 1.0, "cupy_launch": 8.0, "cupy_fft_point": points, "cupy_mac": float(contraction)}
 
 
 def _fused_terms(spec: ConvSpec) -> dict[str, float]:
-    return {"cupy_call": 1.0, "cupy_launch": 2.0, "cupy_mac": float(spec.macs * _width(spec))}
+    return {"cupy_call": 1.0, "cupy_launch": 2.0, "cupy_mac": float(spec.macs * COST_WIDTH[spec.compute_dtype])}
 
 
 def algorithm(spec: ConvSpec, constants: dict[str, float]) -> str:
@@ -95,10 +92,6 @@ def algorithm(spec: ConvSpec, constants: dict[str, float]) -> str:
 def uses_fft(spec: ConvSpec, constants: dict[str, float]) -> bool:
     """Whether the fft algorithm is predicted fastest."""
     return algorithm(spec, constants) == "fft"
-
-
-def predict(terms: dict[str, float], constants: dict[str, float]) -> float:
-    return sum(amount * constants.get(name, 0.0) for name, amount in terms.items())
 
 
 def cost_terms(spec: ConvSpec, constants: dict[str, float]) -> dict[str, float]:

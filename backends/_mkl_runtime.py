@@ -26,6 +26,8 @@ import os
 import sys
 from typing import Any
 
+from arrayconv import _openmp  # noqa: F401  (loads libgomp, which MKL's GNU layer must find)
+
 __all__ = ["load", "threading_layer", "ThreadLimit"]
 
 _LAYERS = {0: "intel", 1: "sequential", 2: "pgi", 3: "gnu", 4: "tbb"}
@@ -57,8 +59,6 @@ def load() -> Any:
         return mkl_fft
     # libmkl_gnu_thread resolves GNU OpenMP's symbols globally: make the
     # libgomp our kernels loaded visible (a no-op where it is not loaded).
-    from . import _direct  # noqa: F401  (loads libgomp)
-
     gomp = _loaded_library("libgomp")
     if gomp is not None and sys.platform.startswith("linux"):
         ctypes.CDLL(gomp, mode=ctypes.RTLD_GLOBAL)

@@ -15,8 +15,9 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
-from arrayconv import config, routing
-from arrayconv.shape import ConvSpec
+from arrayconv.dtypes import COST_WIDTH, ITEMSIZE
+from arrayconv.records import ConvSpec
+from arrayconv.registry import CostModel
 
 from . import _generic
 
@@ -24,7 +25,7 @@ from . import _generic
 FFT_MIN_KERNEL = 64
 
 
-class ArrayAPIBackend:
+class ArrayAPIBackend(CostModel):
     """Standard Array API functions on the caller's namespace and device (matmul per tap, or fft).
 
     Examples
@@ -47,25 +48,19 @@ class ArrayAPIBackend:
         return has_fft and spec.kernel_size >= FFT_MIN_KERNEL
 
     def cost_terms(self, spec: ConvSpec) -> dict[str, float]:
-        width = 2 if spec.compute_dtype in ("float64", "complex64") else (4 if spec.compute_dtype == "complex128" else 1)
-        return {"array_api_call": 1.0, "array_api_mac": float(spec.macs) * width}
+        return {"array_api_call": 1.0, "array_api_mac": float(spec.macs) * COST_WIDTH[spec.compute_dtype]}
 
     def workspace_bytes(self, spec: ConvSpec) -> int:
         """Bytes allocated besides the output: the padded input and one product per tap (or the spectra)."""
         if spec.is_empty:
             return 0
-        itemsize = {"float32": 4, "float64": 8, "complex64": 8, "complex128": 16}[spec.compute_dtype]
+        itemsize = ITEMSIZE[spec.compute_dtype]
         padded = spec.batch * spec.in_channels * spec.padded_length
         if self.uses_fft(spec):
             n = _generic._fft_length(spec.padded_length)
             rows = spec.batch * (spec.in_channels + 2 * spec.output_channels) + spec.output_channels * spec.in_channels_per_group
             return (padded + rows * (n + 2)) * 2 * itemsize
         return (padded + 2 * spec.batch * spec.output_channels * spec.length_out) * itemsize
-
-    def estimate(self, spec: ConvSpec) -> float:
-        if spec.is_empty:
-            return 0.0
-        return routing.predict(self.cost_terms(spec), routing.constants(config.routing_key()))
 
     def run(self, spec: ConvSpec, x: Any, w: Any, b: Any | None) -> Any:
         xp = array_api_compat.array_namespace(x)

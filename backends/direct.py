@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import functools
+from typing import NamedTuple
 
 import numpy as np
 
-from arrayconv import config, routing, threads
-from arrayconv.shape import PADDING_MODES, ConvSpec
+from arrayconv import threads
+from arrayconv.dtypes import COST_WIDTH
+from arrayconv.padding import MODE_CODE
+from arrayconv.records import ConvSpec
+from arrayconv.registry import CostModel
 
 from . import _blas_threads
 from ._direct import conv1d_direct, conv1d_weight_grad
 
-# The kernel's mode numbers follow the order of PADDING_MODES.
-_MODE_CODE = {mode: code for code, mode in enumerate(PADDING_MODES)}
 _NO_BIAS = {name: np.zeros(0, dtype=name) for name in ("float32", "float64", "complex64", "complex128")}
 _NO_WORK = {name: np.zeros((1, 1), dtype=name) for name in _NO_BIAS}
 _INT_MAX = 2**31 - 1
@@ -83,21 +85,38 @@ _KERNELS = {
 }
 
 
+class DirectPlan(NamedTuple):
+    """How a call runs on the direct backend: its threads and packed block (columns 0: the loops path)."""
+
+    threads: int
+    columns: int
+    rows: int
+
+
+class WeightGradPlan(NamedTuple):
+    """How a weight gradient runs: threads, packed block (columns 0: loops) and the parts its sum is split in."""
+
+    threads: int
+    columns: int
+    rows: int
+    parts: int
+
+
 @functools.lru_cache(maxsize=512)
-def _plan(spec: ConvSpec, configured_threads: int) -> tuple[int, int, int]:
-    """(threads, block columns, block rows) for a call; block columns 0 = loops path.
+def _plan(spec: ConvSpec, configured_threads: int) -> DirectPlan:
+    """The threads and packed block of a call.
 
     Cached: a layer called again with the same shapes plans nothing.
     """
     num_threads = 1 if spec.macs < _PARALLEL_MIN_MACS else configured_threads
     if not uses_gemm(spec):
         # the loops path shares out whole output rows
-        return max(1, min(num_threads, spec.batch * spec.output_channels)), 0, 0
+        return DirectPlan(threads=max(1, min(num_threads, spec.batch * spec.output_channels)), columns=0, rows=0)
     if _blas_threads.shared_pin() is None:
         num_threads = 1  # the BLAS cannot be kept to one thread: let it thread each GEMM
     cols, rows = _gemm_blocks(spec)
     items = spec.batch * spec.groups * -(-spec.length_out // cols)
-    return max(1, min(num_threads, items)), cols, rows
+    return DirectPlan(threads=max(1, min(num_threads, items)), columns=cols, rows=rows)
 
 
 _WGRAD_KERNELS = {
@@ -109,14 +128,14 @@ _WGRAD_KERNELS = {
 
 
 @functools.lru_cache(maxsize=512)
-def _weight_grad_plan(spec: ConvSpec, configured_threads: int) -> tuple[int, int, int, int]:
-    """(threads, block columns, block rows, parts) of a weight gradient; columns 0 = loops path.
+def _weight_grad_plan(spec: ConvSpec, configured_threads: int) -> WeightGradPlan:
+    """The threads, packed block and parts of a weight gradient.
 
     The parts, like the blocks, depend on the shapes alone.
     """
     num_threads = 1 if spec.macs < _PARALLEL_MIN_MACS else configured_threads
     if not uses_gemm(spec):
-        return max(1, min(num_threads, spec.out_channels)), 0, 0, 0
+        return WeightGradPlan(threads=max(1, min(num_threads, spec.out_channels)), columns=0, rows=0, parts=0)
     itemsize = np.dtype(spec.compute_dtype).itemsize
     packed_rows = spec.in_channels_per_group * spec.kernel_size
     rows = min(packed_rows, _BLOCK_MAX_ROWS)
@@ -126,10 +145,10 @@ def _weight_grad_plan(spec: ConvSpec, configured_threads: int) -> tuple[int, int
     parts = max(1, min(_WGRAD_PARTS, items, max(2, _WGRAD_PARTS_BYTES // weight_bytes)))
     if _blas_threads.shared_pin() is None:
         num_threads = 1
-    return max(1, min(num_threads, parts)), cols, rows, parts
+    return WeightGradPlan(threads=max(1, min(num_threads, parts)), columns=cols, rows=rows, parts=parts)
 
 
-class DirectBackend:
+class DirectBackend(CostModel):
     """Cython direct kernels on the CPU: every dtype, padding mode and group layout.
 
     Channel-heavy layers run as blocked GEMMs (scipy's BLAS), depthwise and
@@ -155,11 +174,8 @@ class DirectBackend:
         """The call's cost terms now (see :mod:`arrayconv.routing`), work divided among its threads."""
         if spec.is_empty:
             return {"direct_call": 1.0}
-        dtype = np.dtype(spec.compute_dtype)
-        # relative to a float32 multiply-accumulate: doubles cost 2, complex 4 more
-        width = dtype.itemsize // 4 * (2 if dtype.kind == "c" else 1)
         path = "direct_gemm_mac" if uses_gemm(spec) else "direct_loops_mac"
-        return {"direct_call": 1.0, path: spec.macs * width / _plan(spec, threads.get())[0]}
+        return {"direct_call": 1.0, path: spec.macs * COST_WIDTH[spec.compute_dtype] / _plan(spec, threads.get()).threads}
 
     def workspace_bytes(self, spec: ConvSpec) -> int:
         """Bytes allocated besides the output: one packing block per thread."""
@@ -167,11 +183,6 @@ class DirectBackend:
             return 0
         num_threads, cols, rows = _plan(spec, threads.get())
         return num_threads * cols * rows * np.dtype(spec.compute_dtype).itemsize
-
-    def estimate(self, spec: ConvSpec) -> float:
-        if spec.is_empty:
-            return 0.0  # nothing runs
-        return routing.predict(self.cost_terms(spec), routing.constants(config.routing_key()))
 
     def run(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
         dtype = spec.compute_dtype
@@ -224,7 +235,7 @@ class DirectBackend:
         # the BLAS on one thread: its own threads could change the sums' order
         pin = _blas_threads.shared_pin() if cols else None
         arguments = (x, grad_output, grad, spec.stride, spec.dilation, spec.pad_left,
-                     _MODE_CODE[spec.padding_mode], spec.groups, num_threads, cols, rows, work, sums)
+                     MODE_CODE[spec.padding_mode], spec.groups, num_threads, cols, rows, work, sums)
         if pin is None:
             _WGRAD_KERNELS[dtype](*arguments)
         else:
@@ -284,7 +295,7 @@ def _run_kernel(
         spec.stride,
         spec.dilation,
         pad_left,
-        _MODE_CODE[spec.padding_mode],
+        MODE_CODE[spec.padding_mode],
         spec.groups,
         b is not None,
         num_threads,

@@ -26,10 +26,14 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from arrayconv import config, routing, threads
-from arrayconv.shape import PADDING_MODES, ConvSpec
+from arrayconv._openmp import omp_max_threads
+from arrayconv.dtypes import PRECISION_WIDTH
+from arrayconv.padding import MODE_CODE
+from arrayconv.records import ConvSpec
+from arrayconv.registry import CostModel
 
 from . import _blas_threads, _mkl_runtime
-from ._direct import omp_max_threads
+from .direct import DirectBackend
 from ._fft_kernels import (
     contract_gemm,
     contract_tiles,
@@ -40,9 +44,10 @@ from ._fft_kernels import (
 
 mkl_fft = _mkl_runtime.load()
 
-_MODE_CODE = {mode: code for code, mode in enumerate(PADDING_MODES)}
 _COMPLEX = {"float32": np.complex64, "float64": np.complex128, "complex64": np.complex64, "complex128": np.complex128}
 _NO_BIAS = {name: np.zeros(0, dtype=name) for name in _COMPLEX}
+# Where the transforms are unsafe (non-finite or huge values) the definition runs instead.
+_DIRECT = DirectBackend()
 
 # Frames, spectra and output frames of one chunk of columns stay within this
 # many bytes (so memory is bounded whatever the signal's length).
@@ -109,7 +114,7 @@ class FFTPlan(NamedTuple):
 def _terms(spec: ConvSpec, n: int, blocks: int, residues: int, use_gemm: bool) -> dict[str, float]:
     """Cost terms of one plan on one thread, in float32/complex64 units."""
     is_complex = np.dtype(spec.compute_dtype).kind == "c"
-    width = np.dtype(spec.compute_dtype).itemsize // (8 if is_complex else 4)  # 1 single, 2 double
+    width = PRECISION_WIDTH[spec.compute_dtype]
     phases_in = spec.in_channels * spec.stride
     columns = spec.batch * residues * blocks
     freqs = n if is_complex else n // 2 + 1
@@ -165,8 +170,9 @@ def _plan(spec: ConvSpec, configured_threads: int, routing_key: tuple) -> FFTPla
     per_column = channels * (n * itemsize + freqs * complex_size)
     columns = spec.batch * residues * blocks
     chunk_columns = max(1, min(columns, _CHUNK_BYTES // max(per_column, 1)))
-    return FFTPlan(n, block, taps, residues, blocks, columns, chunk_columns, use_gemm, num_threads,
-                   tuple(terms.items()), seconds)
+    return FFTPlan(length=n, block=block, taps=taps, residues=residues, blocks=blocks, columns=columns,
+                   chunk_columns=chunk_columns, use_gemm=use_gemm, threads=num_threads,
+                   terms=tuple(terms.items()), seconds=seconds)
 
 
 def _weight_spectrum(spec: ConvSpec, w: np.ndarray, plan: FFTPlan,
@@ -239,7 +245,7 @@ def _fits(spec: ConvSpec, plan: FFTPlan, x: np.ndarray, w: np.ndarray) -> bool:
     return input_spectrum < largest and weight_spectrum < largest and products < largest
 
 
-class FFTBackend:
+class FFTBackend(CostModel):
     """MKL FFT overlap-save on the CPU: every dtype, padding mode, stride, dilation and group layout.
 
     Chosen automatically for long kernels; results agree with the direct
@@ -278,11 +284,6 @@ class FFTBackend:
             return {"fft_call": 1.0}
         return dict(self.plan(spec).terms)
 
-    def estimate(self, spec: ConvSpec) -> float:
-        if spec.is_empty:
-            return 0.0
-        return self.plan(spec).seconds
-
     def workspace_bytes(self, spec: ConvSpec) -> int:
         """Bytes allocated besides the output: one chunk's frames and spectra, and the weights' spectrum."""
         if spec.is_empty:
@@ -309,9 +310,7 @@ class FFTBackend:
             return np.empty(spec.output_shape, dtype=dtype)
         plan = self.plan(spec)
         if not _fits(spec, plan, x, w):
-            from arrayconv import registry
-
-            return registry.get("direct").run(spec, x, w, b)
+            return _DIRECT.run(spec, x, w, b)
         num_threads = effective_threads(plan)
         out = np.empty(spec.output_shape, dtype=dtype)
         with _mkl_runtime.ThreadLimit(num_threads):
@@ -389,7 +388,7 @@ def _run_plan(spec: ConvSpec, plan: FFTPlan, x: np.ndarray, w: np.ndarray, b: np
         frames, spectra, products, out_frames, work, weight_frame, weights = _scratch(layout)
         weights = _weight_spectrum(spec, w, plan, (weight_frame, weights))
     bias = _NO_BIAS[dtype] if b is None else b
-    mode = _MODE_CODE[spec.padding_mode]
+    mode = MODE_CODE[spec.padding_mode]
     for first in range(0, plan.columns, chunk):
         count = min(chunk, plan.columns - first)
         frame_view = frames[:count]

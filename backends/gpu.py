@@ -18,7 +18,8 @@ import cupy  # noqa: F401  (the backend is unavailable without it)
 from array_api_compat import cupy as _cupy_xp  # CuPy as an Array API namespace
 
 from arrayconv import config, routing
-from arrayconv.shape import ConvSpec
+from arrayconv.records import ConvSpec
+from arrayconv.registry import CostModel
 
 from . import _generic, _gpu_plan
 
@@ -54,7 +55,7 @@ def _no_cublas_atomics() -> None:
         pass
 
 
-class CupyBackend:
+class CupyBackend(CostModel):
     """CuPy on CUDA devices: every dtype, padding mode, stride, dilation and group layout.
 
     Examples
@@ -73,11 +74,6 @@ class CupyBackend:
 
     def cost_terms(self, spec: ConvSpec) -> dict[str, float]:
         return _gpu_plan.cost_terms(spec, routing.constants(config.routing_key()))
-
-    def estimate(self, spec: ConvSpec) -> float:
-        if spec.is_empty:
-            return 0.0
-        return routing.predict(self.cost_terms(spec), routing.constants(config.routing_key()))
 
     def run(self, spec: ConvSpec, x: Any, w: Any, b: Any | None) -> Any:
         caller = array_api_compat.array_namespace(x)

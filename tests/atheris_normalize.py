@@ -1,8 +1,8 @@
 """A coverage-guided fuzz harness (atheris / libFuzzer) for the argument-parsing layer.
 
-The shape module's own source (arrayconv/shape.py; the installed one is
-compiled, which atheris cannot see into) is loaded under coverage
-instrumentation and fed arguments decoded from the fuzzer's bytes: arrays of
+The shape package's own sources (arrayconv/shape/*.py; the installed
+modules of the per-call path are compiled, which atheris cannot see into)
+are loaded under coverage instrumentation and fed arguments decoded from the fuzzer's bytes: arrays of
 any rank, size and dtype, and scalars of every type.  Anything but a
 ValueError, TypeError or WorkspaceError is a finding; so is a spec whose
 sizes disagree with the arguments.
@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib.util
 import pathlib
 import sys
+import types
 
 import atheris
 import numpy as np
@@ -23,11 +24,30 @@ import numpy as np
 with atheris.instrument_imports():
     import array_api_compat  # noqa: F401
 
-_SOURCE = pathlib.Path(__file__).resolve().parent.parent / "arrayconv" / "shape.py"
-_spec = importlib.util.spec_from_file_location("arrayconv_shape_instrumented", _SOURCE)
-shape = importlib.util.module_from_spec(_spec)
-sys.modules[_spec.name] = shape  # dataclasses look their module up
-_spec.loader.exec_module(shape)
+_SOURCE = pathlib.Path(__file__).resolve().parent.parent / "arrayconv" / "shape"
+# the modules, each after those it imports
+_MODULES = ("arguments", "conv_spec", "transpose_spec", "gradient_spec", "chunked_input", "layer", "memory")
+
+
+def _load_sources() -> types.ModuleType:
+    """The shape package from its .py files, as ``arrayconv._shape_source`` (its relative
+    imports of the floors below reach the installed arrayconv)."""
+    import arrayconv  # noqa: F401  (the parent of the package loaded here)
+
+    name = "arrayconv._shape_source"
+    package = types.ModuleType(name)
+    package.__path__ = []  # no finder looks here: every module is loaded below
+    sys.modules[name] = package
+    for module in _MODULES:
+        spec = importlib.util.spec_from_file_location(f"{name}.{module}", _SOURCE / f"{module}.py")
+        loaded = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = loaded  # dataclasses look their module up
+        spec.loader.exec_module(loaded)
+        setattr(package, module, loaded)
+    return package
+
+
+shape = _load_sources()
 atheris.instrument_all()
 
 _DTYPES = ["float16", "float32", "float64", "complex64", "complex128", "int32", "bool", "object", ">f8", "<U2"]
@@ -63,14 +83,14 @@ def test_one_input(raw: bytes) -> None:
     args = [_array(data), _array(data), _array(data) if data.ConsumeBool() else None]
     args += [_scalar(data) for _ in range(5)]
     try:
-        spec = shape.normalize(*args)
+        spec = shape.conv_spec.normalize(*args)
     except (ValueError, TypeError, MemoryError):
         return
     x = args[0]
     assert spec.batch * spec.in_channels * spec.length == x.size  # (C, L) input: batch 1
     assert spec.batched == (x.ndim == 3)
     assert spec.length_out >= 0 and spec.kernel_size >= 1 and spec.stride >= 1 and spec.dilation >= 1
-    assert spec.length_out == shape.output_length(spec.padded_length, spec.kernel_size, spec.stride, spec.dilation)
+    assert spec.length_out == shape.conv_spec.output_length(spec.padded_length, spec.kernel_size, spec.stride, spec.dilation)
 
 
 def main() -> None:

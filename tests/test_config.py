@@ -59,7 +59,7 @@ def test_precedence_call_context_global_environment_file(clean, two, tmp_path):
     config.reload()
     assert config.describe()["backend"] == ("first", f"config file {path}")
     assert config.lookup("threads")[0] == 3
-    from arrayconv.backends._direct import omp_max_threads
+    from arrayconv._openmp import omp_max_threads
 
     assert arrayconv.threads.get() == min(3, omp_max_threads())  # within OpenMP's limit
 

@@ -58,7 +58,7 @@ def test_blas_thread_count_is_restored(threads, request):
 def test_threadpool_limits_cap_the_kernels():
     from threadpoolctl import threadpool_limits
 
-    from arrayconv.backends._direct import omp_max_threads
+    from arrayconv._openmp import omp_max_threads
 
     with threadpool_limits(limits=1, user_api="openmp"):
         assert omp_max_threads() == 1

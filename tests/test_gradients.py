@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import assume, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
-from oracle import _WIDE, RTOL, assert_close
+from oracle import _WIDE, assert_close
 from strategies import conv_cases, transpose_cases
 
 import arrayconv
