@@ -17,7 +17,8 @@ import sys
 
 import numpy as np
 
-from . import __version__, _interop, policy, registry, shape
+from . import __version__, _interop, bench, config, policy, registry, shape, threads, tune
+from .backends import _mkl_runtime
 from .module import Conv1d
 
 
@@ -56,8 +57,6 @@ def info() -> int:
     import scipy
     import threadpoolctl
 
-    from . import config, threads
-
     print(f"arrayconv {__version__} on Python {platform.python_version()} ({platform.machine()})")
     print(f"  numpy {np.__version__}, scipy {scipy.__version__}, threadpoolctl {threadpoolctl.__version__}")
     print(f"backends available: {', '.join(registry.available()) or 'none'}")
@@ -65,8 +64,6 @@ def info() -> int:
         print(f"  not loadable: {name} ({reason})")
     if "fft" in registry.available():
         import mkl_fft
-
-        from .backends import _mkl_runtime
 
         print(f"  fft: mkl-fft {mkl_fft.__version__}, MKL threading layer {_mkl_runtime.threading_layer()} "
               f"(MKL_THREADING_LAYER={os.environ.get('MKL_THREADING_LAYER', 'unset')})")
@@ -92,12 +89,8 @@ def info() -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["bench"]:
-        from . import bench
-
         return bench.main(argv[1:])
     if argv[:1] == ["tune"]:
-        from . import tune
-
         return tune.main(argv[1:])
     if argv[:1] == ["info"]:
         if argv[1:]:

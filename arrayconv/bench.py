@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from . import shape, threads
+from . import policy, shape, threads, tune
 from .functional import conv1d
 from .gradients import conv1d_backward
 
@@ -275,8 +275,6 @@ def _scipy_oaconvolve(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> Callable[[
 
 
 def _chosen_backend(case: BenchCase, x: np.ndarray, w: np.ndarray, b: np.ndarray) -> str:
-    from . import policy
-
     return policy.choose(shape.normalize(x, w, b, **case.kwargs), "cpu").name
 
 
@@ -412,8 +410,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _routing_report(num_threads: int) -> int:
     """The regret of automatic routing over the tune sweep, as a Markdown table."""
-    from . import tune
-
     threads.set_num_threads(num_threads)
     try:
         points = tune.sweep_points()

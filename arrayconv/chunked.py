@@ -1,6 +1,6 @@
-"""``conv1d`` on Dask arrays: a lazy result computed block by block.
+"""``conv1d`` and ``conv_transpose1d`` on Dask arrays: a lazy result computed block by block.
 
-Each block of the output is one task that assembles the input samples its
+Each block of a ``conv1d`` output is one task that assembles the input samples its
 outputs read (the samples of the input blocks it overlaps, and the halo of
 ``dilation * (K - 1)`` samples, from as many neighbouring blocks as that
 takes) and runs ``conv1d`` on them with the normal routing.  The halo comes
@@ -12,6 +12,12 @@ the stride.  Padding is applied only at
 the signal's true ends, by the padding mode's index mapping (circular
 padding reads the far end's block).  Blocks along the batch are independent;
 the channels are merged into one block (a convolution mixes them).
+
+A ``conv_transpose1d`` output is cut where the input's blocks start (times
+the stride), and each block reads its input block and the
+``ceil((dilation * (K - 1) + 1) / stride)`` samples before it, whose
+products overlap it; the gradients (:mod:`arrayconv.chunked_gradients`)
+are built from these two kinds of block.
 
 The weight and bias are single nodes of the graph: the distributed
 scheduler sends them to each worker once, not with every task.  The settings
@@ -28,11 +34,14 @@ from typing import Any, NamedTuple
 import array_api_compat
 import numpy as np
 
-from . import _interop, config, plain, policy, shape
+from . import _interop, config, lowering, plain, plain_gradients, policy, shape
 from . import padding as padding_modes
 from .records import ConvSpec
 
-__all__ = ["conv1d", "output_blocks", "block_plan"]
+__all__ = [
+    "Graph", "assemble", "block_plan", "conv1d", "conv_graph", "conv_transpose1d", "empty", "on_device",
+    "output_blocks", "prepared", "transposed_blocks", "transposed_graph",
+]
 
 
 def output_blocks(spec: ConvSpec, length_chunks: tuple[int, ...]) -> list[tuple[int, int]]:
@@ -156,81 +165,256 @@ def _take(chunk: Any, start: int, stop: int | None, step: int, repeat: int) -> A
     return xp.broadcast_to(part, (part.shape[0], part.shape[1], repeat))
 
 
-def _run_block(parts: list[Any], batch: int, meta: Any, weight: np.ndarray, bias: np.ndarray | None,
-               arguments: tuple, carried: dict[str, Any]) -> Any:
-    """One output block: the assembled samples, then conv1d without padding.
+def transposed_blocks(length_chunks: tuple[int, ...], stride: int, extent: int, offset: int,
+                      length_out: int) -> list[tuple[int, int, int, int]]:
+    """The blocks of a transposed convolution's output: ``(first, last, low, high)`` for
+    outputs ``[first, last)``, which the inputs ``[low, high)`` reach.
 
-    The blocks may hold any array kind (NumPy, CuPy, ...); the weights and
-    any zero padding go to the blocks' library and device.
+    Output ``j`` is position ``j + offset`` of the full transposed convolution,
+    where input ``i`` adds to positions ``i * stride ... i * stride + extent - 1``.
+    The output is cut where an input block's first sample lands.
+
+    Examples
+    --------
+    >>> transposed_blocks((4, 4), stride=2, extent=3, offset=0, length_out=17)
+    [(0, 8, 0, 4), (8, 17, 3, 8)]
     """
-    stride, dilation, groups, backend = arguments
+    starts = [0, *itertools.accumulate(length_chunks)]
+    cuts = [0]
+    for start in starts[1:-1]:
+        cut = min(max(start * stride - offset, 0), length_out)
+        if cut > cuts[-1]:
+            cuts.append(cut)
+    if length_out > cuts[-1]:
+        cuts.append(length_out)
+    blocks = []
+    for first, last in zip(cuts[:-1], cuts[1:]):
+        low = max(0, -(-(first + offset - extent + 1) // stride))
+        high = min(starts[-1], (last - 1 + offset) // stride + 1)
+        blocks.append((first, last, low, max(low, high)))
+    return blocks
+
+
+# --------------------------------------------------------------------------
+# The tasks (run on the workers; the blocks may be NumPy or CuPy arrays)
+
+
+def assemble(parts: list[Any], batch: int, channels: int, meta: Any) -> Any:
+    """The samples of a block's pieces, in order (an int part: that many zeros)."""
     xp = array_api_compat.array_namespace(meta)
     device = array_api_compat.device(meta)
-    channels = weight.shape[1] * groups
-    segment = xp.concat(
+    return xp.concat(
         [xp.zeros((batch, channels, part), dtype=meta.dtype, device=device) if isinstance(part, int) else part
          for part in parts],
         axis=2,
     )
-    if not isinstance(meta, np.ndarray):
-        weight = xp.asarray(weight, device=device)
-        bias = None if bias is None else xp.asarray(bias, device=device)
+
+
+def on_device(meta: Any, *arrays: np.ndarray | None) -> list[Any]:
+    """The weights in the blocks' library and device (None stays None)."""
+    if isinstance(meta, np.ndarray):
+        return list(arrays)
+    xp = array_api_compat.array_namespace(meta)
+    device = array_api_compat.device(meta)
+    return [None if array is None else xp.asarray(array, device=device) for array in arrays]
+
+
+def _conv_block(parts: list[Any], batch: int, meta: Any, weight: np.ndarray, bias: np.ndarray | None,
+                arguments: tuple, carried: dict[str, Any]) -> Any:
+    """One conv1d output block: the assembled samples, then conv1d without padding."""
+    stride, dilation, groups, backend = arguments
+    segment = assemble(parts, batch, weight.shape[1] * groups, meta)
+    weight, bias = on_device(meta, weight, bias)
     with config.config_context(**carried):
         return plain.conv1d(segment, weight, bias, stride, 0, dilation, groups, "zeros", backend)
+
+
+def _transposed_block(parts: list[Any], batch: int, meta: Any, weight: np.ndarray, bias: np.ndarray | None,
+                      arguments: tuple, carried: dict[str, Any]) -> Any:
+    """One transposed output block: the full transposed convolution of the inputs that
+    reach it, its outputs ``[start, start + count)`` (zeros where none lands), plus the bias."""
+    stride, dilation, groups, start, count, dtype, backend = arguments
+    xp = array_api_compat.array_namespace(meta)
+    device = array_api_compat.device(meta)
+    out_channels = weight.shape[1] * groups
+    weight, bias = on_device(meta, weight, bias)
+    block = None
+    if parts:
+        segment = assemble(parts, batch, weight.shape[0], meta)
+        with config.config_context(**carried):
+            full = plain_gradients.conv_transpose1d(segment, weight, None, stride, 0, 0, groups, dilation, backend)
+        low, high = max(start, 0), min(start + count, full.shape[2])
+        if high > low:
+            pieces = [xp.zeros((batch, out_channels, size), dtype=full.dtype, device=device)
+                      for size in (low - start, start + count - high)]
+            pieces.insert(1, full[:, :, low:high])
+            block = xp.concat([piece for piece in pieces if piece.shape[2]], axis=2)
+    if block is None:  # no input reaches these outputs
+        block = xp.zeros((batch, out_channels, count), dtype=weight.dtype, device=device)
+    if bias is not None:
+        block = block + xp.reshape(bias, (1, out_channels, 1))
+    return xp.astype(block, getattr(xp, dtype))
+
+
+# --------------------------------------------------------------------------
+# The graphs
+
+
+class Graph:
+    """The tasks of one lazy result, built on a source Dask array (batched, its
+    channels in one block) whose blocks the pieces name."""
+
+    def __init__(self, kind: str, source: Any, *identity: Any) -> None:
+        from dask.base import tokenize
+
+        token = tokenize(kind, source.name, *identity)
+        self.name = f"arrayconv-{kind}-{token}"
+        self.piece_name = f"arrayconv-{kind}-piece-{token}"
+        self.source = source
+        self.layer: dict[Any, Any] = {}
+        self.carried = config.in_code()
+
+    def constant(self, label: str, value: Any) -> tuple[str]:
+        """A node holding a NumPy array, copied (the graph must not see later changes to
+        the caller's arrays): sent to each worker once, not with every task."""
+        key = (f"{self.name}-{label}",)
+        self.layer[key] = None if value is None else np.array(value)
+        return key
+
+    def parts(self, pieces: list[Piece], item: int, index: int) -> list[Any]:
+        """The parts of one block of batch item ``item``: keys of the slicing tasks of
+        its pieces (added here), or counts of zeros."""
+        parts: list[Any] = []
+        for number, piece in enumerate(pieces):
+            if piece.block < 0:
+                parts.append(piece.repeat)
+                continue
+            key = (self.piece_name, item, index, number)
+            self.layer[key] = (_take, (self.source.name, item, 0, piece.block), *piece[1:])
+            parts.append(key)
+        return parts
+
+    def array(self, chunks: tuple, dtype: Any, meta: Any, dependencies: list[Any]) -> Any:
+        """The lazy result of the tasks keyed ``(self.name, ...)``."""
+        import dask.array as da
+        from dask.highlevelgraph import HighLevelGraph
+
+        graph = HighLevelGraph.from_collections(self.name, self.layer, dependencies=dependencies)
+        try:
+            return da.Array(graph, self.name, chunks=chunks, dtype=dtype, meta=meta)
+        except TypeError as error:  # dask's array query planning takes expressions, not graphs
+            raise TypeError(
+                "arrayconv builds Dask array graphs, which Dask's array query planning does not take; "
+                "set dask.config 'array.query-planning' to False"
+            ) from error
+
+
+def prepared(array: Any, batched: bool) -> Any:
+    """A Dask signal with a batch axis and its channels in one block (a convolution mixes them)."""
+    return (array if batched else array[None]).rechunk({1: -1})
+
+
+def empty(shape_: tuple[int, ...], dtype: Any, like: Any, batch_chunks: tuple[int, ...] | None = None) -> Any:
+    """A lazy array of zeros in ``like``'s array kind (NumPy, CuPy, ...)."""
+    import dask.array as da
+
+    chunks = tuple(-1 for _ in shape_) if batch_chunks is None else (batch_chunks, *(-1 for _ in shape_[1:]))
+    meta = da.utils.meta_from_array(like._meta, ndim=len(shape_), dtype=dtype)
+    return da.zeros(shape_, dtype=dtype, chunks=chunks).map_blocks(lambda block: block, meta=meta)
+
+
+def conv_graph(spec: ConvSpec, source: Any, weight: np.ndarray, bias: np.ndarray | None, backend: str | None) -> Any:
+    """The lazy conv1d of ``source`` (batched, channels in one block) under ``spec``."""
+    import dask.array as da
+
+    graph = Graph("conv1d", source, weight, bias, spec, backend)
+    weight_key, bias_key = graph.constant("weight", weight), graph.constant("bias", bias)
+    block_meta = source._meta[:0, :0, :0]
+    blocks = output_blocks(spec, source.chunks[2])
+    starts = [0, *itertools.accumulate(source.chunks[2])]  # once: the plans look blocks up in it
+    for index, (first, last) in enumerate(blocks):
+        pieces, block_dilation = block_plan(spec, starts, first, last)
+        arguments = (spec.stride, block_dilation, spec.groups, backend)
+        for item, batch_size in enumerate(source.chunks[0]):
+            graph.layer[(graph.name, item, 0, index)] = (
+                _conv_block, graph.parts(pieces, item, index), batch_size, block_meta, weight_key, bias_key,
+                arguments, graph.carried,
+            )
+    dtype = np.dtype(spec.result_dtype)
+    chunks = (source.chunks[0], (spec.output_channels,), tuple(last - first for first, last in blocks))
+    return graph.array(chunks, dtype, da.utils.meta_from_array(source._meta, ndim=3, dtype=dtype), [source])
+
+
+def transposed_graph(source: Any, weight: np.ndarray, bias: np.ndarray | None, stride: int, dilation: int,
+                     groups: int, offset: int, length_out: int, dtype: str, backend: str | None) -> Any:
+    """The lazy outputs ``offset ... offset + length_out - 1`` of the full transposed
+    convolution of ``source`` (batched, channels in one block) with ``weight``
+    ``(C_in, C_out / groups, K)``, plus ``bias``, in ``dtype``.
+
+    ``weight`` and ``bias`` are in the compute dtype, so that each block is
+    summed and biased in it and rounded to ``dtype`` once.
+    """
+    import dask.array as da
+
+    kernel_size = weight.shape[2]
+    extent = dilation * (kernel_size - 1) + 1
+    graph = Graph("conv-transpose1d", source, weight, bias, stride, dilation, groups, offset, length_out, dtype,
+                  backend)
+    weight_key, bias_key = graph.constant("weight", weight), graph.constant("bias", bias)
+    block_meta = source._meta[:0, :0, :0]
+    starts = [0, *itertools.accumulate(source.chunks[2])]
+    blocks = transposed_blocks(source.chunks[2], stride, extent, offset, length_out)
+    for index, (first, last, low, high) in enumerate(blocks):
+        pieces = _samples(starts, low, high, 1) if high > low else []
+        arguments = (stride, dilation, groups, first + offset - low * stride, last - first, dtype, backend)
+        for item, batch_size in enumerate(source.chunks[0]):
+            graph.layer[(graph.name, item, 0, index)] = (
+                _transposed_block, graph.parts(pieces, item, index), batch_size, block_meta, weight_key,
+                bias_key, arguments, graph.carried,
+            )
+    chunks = (source.chunks[0], (weight.shape[1] * groups,), tuple(last - first for first, last, _, _ in blocks))
+    return graph.array(chunks, np.dtype(dtype), da.utils.meta_from_array(source._meta, ndim=3, dtype=dtype),
+                       [source])
+
+
+def _check_backend(spec: ConvSpec, meta: Any, backend: str | None) -> None:
+    """A forced backend that cannot serve the call fails when the graph is built."""
+    if backend is not None and backend != "auto":
+        policy.choose(spec, _interop.device_name(meta), backend)
 
 
 def conv1d(input: Any, weight: Any, bias: Any, stride: Any, padding: Any, dilation: Any,
            groups: Any, padding_mode: Any, backend: str | None) -> Any:
     """The lazy conv1d of a Dask array (see the module's docstring); as :func:`arrayconv.conv1d`."""
-    import dask.array as da
-    from dask.base import tokenize
-    from dask.highlevelgraph import HighLevelGraph
-
     spec = shape.normalize_chunked(input, weight, bias, stride, padding, dilation, groups, padding_mode)
-    batched = input if spec.batched else input[None]
-    meta = batched._meta  # an empty block of the input's kind (NumPy, CuPy, ...)
-    if backend is not None and backend != "auto":
-        policy.choose(spec, _interop.device_name(meta), backend)  # a backend that cannot serve fails now
-    dtype = np.dtype(spec.result_dtype)
-    out_meta = da.utils.meta_from_array(meta, ndim=3, dtype=dtype)
+    source = prepared(input, spec.batched)
+    _check_backend(spec, source._meta, backend)
     if spec.is_empty:
-        empty = da.zeros(spec.output_shape, dtype=dtype, chunks=(batched.chunks[0], -1, -1))
-        empty = empty.map_blocks(lambda block: block, meta=out_meta)
-        return empty if spec.batched else empty[0]
-    batched = batched.rechunk({1: -1})  # a convolution mixes all channels
-    length_chunks = batched.chunks[2]
-    carried = config.in_code()
-    token = tokenize(batched.name, weight, bias, spec, backend, carried)
-    name, piece_name = f"arrayconv-conv1d-{token}", f"arrayconv-conv1d-piece-{token}"
-    weight_key, bias_key = (f"arrayconv-weight-{token}",), (f"arrayconv-bias-{token}",)
-    # copies: the graph must not see later changes to the caller's arrays
-    layer: dict[Any, Any] = {weight_key: np.array(weight), bias_key: None if bias is None else np.array(bias)}
-    block_meta = meta[:0, :0, :0]
-    blocks = output_blocks(spec, length_chunks)
-    starts = [0, *itertools.accumulate(length_chunks)]  # once: the plans look blocks up in it
-    for index, (first, last) in enumerate(blocks):
-        pieces, block_dilation = block_plan(spec, starts, first, last)
-        arguments = (spec.stride, block_dilation, spec.groups, backend)
-        for item, batch_size in enumerate(batched.chunks[0]):
-            parts: list[Any] = []
-            for number, piece in enumerate(pieces):
-                if piece.block < 0:
-                    parts.append(piece.repeat)
-                    continue
-                key = (piece_name, item, index, number)
-                layer[key] = (_take, (batched.name, item, 0, piece.block), *piece[1:])
-                parts.append(key)
-            layer[(name, item, 0, index)] = (
-                _run_block, parts, batch_size, block_meta, weight_key, bias_key, arguments, carried,
-            )
-    graph = HighLevelGraph.from_collections(name, layer, dependencies=[batched])
-    chunks = (batched.chunks[0], (spec.output_channels,), tuple(last - first for first, last in blocks))
-    try:
-        result = da.Array(graph, name, chunks=chunks, dtype=dtype, meta=out_meta)
-    except TypeError as error:  # dask's array query planning takes expressions, not graphs
-        raise TypeError(
-            "arrayconv builds Dask array graphs, which Dask's array query planning does not take; "
-            "set dask.config 'array.query-planning' to False"
-        ) from error
+        result = empty(spec.output_shape, np.dtype(spec.result_dtype), source, source.chunks[0])
+    else:
+        result = conv_graph(spec, source, weight, bias, backend)
     return result if spec.batched else result[0]
 
+
+def conv_transpose1d(input: Any, weight: Any, bias: Any, stride: Any, padding: Any, output_padding: Any,
+                     groups: Any, dilation: Any, backend: str | None) -> Any:
+    """The lazy conv_transpose1d of a Dask array (see the module's docstring); as
+    :func:`arrayconv.conv_transpose1d`."""
+    spec = shape.normalize_chunked_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation)
+    source = prepared(input, spec.batched)
+    if spec.batch * spec.out_channels * spec.length_out == 0:
+        result = empty(spec.output_shape, np.dtype(spec.result_dtype), source, source.chunks[0])
+        return result if spec.batched else result[0]
+    plan = lowering.transpose_plan(
+        spec.batch, spec.in_channels, spec.length, spec.out_channels, spec.kernel_size, spec.groups, spec.stride,
+        spec.dilation, spec.padding, spec.length_out, spec.has_bias, spec.compute_dtype,
+    )
+    for phase in plan.phases:
+        if phase.spec is not None:
+            _check_backend(phase.spec, source._meta, backend)
+    compute = spec.compute_dtype
+    result = transposed_graph(
+        source, np.asarray(weight, dtype=compute), None if bias is None else np.asarray(bias, dtype=compute),
+        spec.stride, spec.dilation, spec.groups, spec.padding, spec.length_out, spec.result_dtype, backend,
+    )
+    return result if spec.batched else result[0]

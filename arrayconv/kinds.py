@@ -5,7 +5,8 @@ the arrays                                            the path
 ====================================================  ==============================
 a NumPy input (the common case, decided first)        ``PLAIN``: :mod:`arrayconv.plain`,
                                                       :mod:`arrayconv.plain_gradients`
-a Dask input                                          ``CHUNKED``: :mod:`arrayconv.chunked`
+a Dask input                                          ``CHUNKED``: :mod:`arrayconv.chunked`,
+                                                      :mod:`arrayconv.chunked_gradients`
 a torch tensor that would record a graph (it          ``GRAPH``: :mod:`arrayconv._autograd`
 requires grad, and grad mode is on)
 anything else (torch, CuPy, array-api-strict, ...)    ``PLAIN``
@@ -35,7 +36,7 @@ from typing import Any, NamedTuple
 import array_api_compat
 import numpy as np
 
-from . import _autograd, chunked, plain, plain_gradients
+from . import _autograd, chunked, chunked_gradients, plain, plain_gradients
 
 __all__ = ["Path", "PLAIN", "CHUNKED", "GRAPH", "path", "wants_graph"]
 
@@ -54,8 +55,9 @@ class Path(NamedTuple):
 PLAIN = Path(name="plain", conv1d=plain.conv1d, conv_transpose1d=plain_gradients.conv_transpose1d,
              conv1d_backward=plain_gradients.conv1d_backward,
              conv_transpose1d_backward=plain_gradients.conv_transpose1d_backward)
-# (the transposed and gradient calls take the plain route for now, which refuses Dask arrays)
-CHUNKED = PLAIN._replace(name="chunked", conv1d=chunked.conv1d)
+CHUNKED = Path(name="chunked", conv1d=chunked.conv1d, conv_transpose1d=chunked.conv_transpose1d,
+               conv1d_backward=chunked_gradients.conv1d_backward,
+               conv_transpose1d_backward=chunked_gradients.conv_transpose1d_backward)
 GRAPH = Path(name="autograd", conv1d=_autograd.conv1d, conv_transpose1d=_autograd.conv_transpose1d,
              conv1d_backward=_autograd.conv1d_backward, conv_transpose1d_backward=_autograd.conv_transpose1d_backward)
 

@@ -22,7 +22,7 @@ This module is the one statement of that map.  :func:`runs` describes a span
 of padded positions as runs of consecutive (or repeated, or reversed) signal
 samples, which every Python path that pads builds on: the generic backends'
 padded copy, the Dask blocks' halo and the gradient's fold of the padding
-back onto the signal.  The C kernels (``ac_map_index`` in
+back onto the signal (:func:`fold_shares`, the map's adjoint).  The C kernels (``ac_map_index`` in
 ``backends/_direct_loops.h``) are checked against :func:`source` by the tests.
 
 Examples
@@ -35,11 +35,11 @@ Examples
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
-__all__ = ["PADDING_MODES", "MODE_CODE", "Run", "reach", "source", "runs", "indices"]
+__all__ = ["PADDING_MODES", "MODE_CODE", "Run", "reach", "source", "runs", "indices", "fold_shares"]
 
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 # The kernels' numbers for the modes (the enum of backends/_direct_loops.h).
@@ -144,3 +144,36 @@ def indices(low: int, high: int, length: int, mode: str) -> np.ndarray:
         else:
             parts.append(run.source + run.step * np.arange(run.count, dtype=np.int64))
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
+def fold_shares(xp: Any, padded: Any, low: int, high: int, length: int, mode: str) -> list[tuple[int, Any]]:
+    """The gradient of the padding, folded back onto the signal samples it read.
+
+    ``padded`` holds the gradient of padded positions ``[low, high)`` along
+    its last axis (``low <= 0``, ``high >= length``).  Each pair ``(target,
+    share)`` says: add ``share`` to the signal's gradient at samples
+    ``target, target + 1, ...`` (as many as ``share`` has along its last
+    axis).  The signal's own part, ``padded[..., -low : length - low]``, is
+    the caller's to take; zeros read nothing and give nothing back.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> padded = np.arange(1.0, 8.0)  # positions -2 ... 4 of a 3-sample signal
+    >>> [(target, share.tolist()) for target, share in fold_shares(np, padded, -2, 5, 3, "reflect")]
+    [(1, [2.0, 1.0]), (0, [7.0, 6.0])]
+    >>> [(target, share.tolist()) for target, share in fold_shares(np, padded, -2, 5, 3, "replicate")]
+    [(0, [3.0]), (2, [13.0])]
+    """
+    shares = []
+    for run in runs(low, high, length, mode):
+        if run.source is None or 0 <= run.position < length:
+            continue
+        share = padded[..., run.position - low : run.position - low + run.count]
+        if run.step == 0:
+            shares.append((run.source, xp.sum(share, axis=-1, keepdims=True)))
+        elif run.step < 0:
+            shares.append((run.source - run.count + 1, xp.flip(share, axis=-1)))
+        else:
+            shares.append((run.source, share))
+    return shares

@@ -211,23 +211,15 @@ def _input_grad(work: _Arrays, spec: ConvSpec, gy: Any, w: Any, backend: str | N
 
 def _fold(xp: Any, spec: ConvSpec, padded: Any) -> Any:
     """The gradient of a padded signal: each padding sample's share added to the
-    signal sample it reads (:func:`arrayconv.padding.runs`)."""
+    signal sample it reads (:func:`arrayconv.padding.fold_shares`)."""
     left, right, length = spec.pad_left, spec.pad_right, spec.length
     if left <= 0 and right <= 0:  # negative padding crops: the cropped samples get nothing
         grad = xp.zeros(padded.shape[:2] + (length,), dtype=padded.dtype, device=array_api_compat.device(padded))
         grad[:, :, -left : length + right] = padded
         return grad
     grad = padded[:, :, left : left + length]
-    for run_ in padding_modes.runs(-left, length + right, length, spec.padding_mode):
-        if run_.source is None or 0 <= run_.position < length:  # zeros, or the signal itself
-            continue
-        share = padded[:, :, left + run_.position : left + run_.position + run_.count]
-        if run_.step == 0:
-            grad[:, :, run_.source] += xp.sum(share, axis=2)
-        elif run_.step == 1:
-            grad[:, :, run_.source : run_.source + run_.count] += share
-        else:
-            grad[:, :, run_.source - run_.count + 1 : run_.source + 1] += xp.flip(share, axis=2)
+    for target, share in padding_modes.fold_shares(xp, padded, -left, length + right, length, spec.padding_mode):
+        grad[:, :, target : target + share.shape[2]] += share
     return grad
 
 

@@ -191,3 +191,102 @@ def test_blocks_that_read_only_padding_keep_the_result_dtype():
     blocks = [lazy.blocks[0, 0, index].compute() for index in range(lazy.numblocks[2])]
     assert {block.dtype for block in blocks} == {np.dtype(np.float64)}
     np.testing.assert_allclose(lazy.compute(), arrayconv.conv1d(x, w, padding=5), rtol=1e-6)
+
+
+# --------------------------------------------------------------------------
+# conv_transpose1d and the gradients on Dask arrays
+
+from strategies import conv_cases, transpose_cases  # noqa: E402
+
+
+def _tolerance(expected: np.ndarray) -> tuple[float, float]:
+    rtol = {"float16": 5e-3, "float32": 1e-4, "complex64": 1e-4}.get(expected.dtype.name, 1e-10)
+    return rtol, rtol * (float(np.abs(expected).max()) if expected.size else 0.0)
+
+
+def _assert_lazy_equal(lazy, expected):
+    """A lazy result holds, block by block, what the in-memory call gives."""
+    if expected is None:
+        assert lazy is None
+        return
+    assert isinstance(lazy, da.Array)
+    assert lazy.shape == expected.shape and lazy.dtype == expected.dtype
+    result = lazy.compute(scheduler="threads")
+    assert result.shape == expected.shape and result.dtype == expected.dtype
+    rtol, atol = _tolerance(expected)
+    np.testing.assert_allclose(result, expected, rtol=rtol, atol=atol)
+
+
+def _lazy(draw, array):
+    return da.from_array(array, chunks=tuple(_chunks(draw, size) for size in array.shape))
+
+
+@given(case=transpose_cases(), data=st.data())
+@settings(max_examples=120)
+def test_conv_transpose1d_of_a_dask_array_equals_the_in_memory_result(case, data):
+    args = case.args()
+    try:
+        expected = arrayconv.conv_transpose1d(*args)
+    except (ValueError, TypeError) as error:
+        with pytest.raises(type(error)):
+            arrayconv.conv_transpose1d(_lazy(data.draw, case.x), *args[1:])
+        return
+    _assert_lazy_equal(arrayconv.conv_transpose1d(_lazy(data.draw, case.x), *args[1:]), expected)
+
+
+@given(case=conv_cases(same_dtype=True, dtypes=("float32", "float64", "complex128")), data=st.data())
+@settings(max_examples=120)
+def test_conv1d_backward_of_dask_arrays_equals_the_in_memory_result(case, data):
+    try:
+        y = arrayconv.conv1d(*case.args())
+    except (ValueError, TypeError):
+        return
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    gy = rng.standard_normal(y.shape).astype(y.dtype)
+    settings_ = (case.stride, case.padding, case.dilation, case.groups, case.padding_mode)
+    needs = data.draw(st.sampled_from([("input", "weight", "bias"), ("weight",), ("input",), ("bias",)]))
+    expected = arrayconv.conv1d_backward(gy, case.x, case.w, *settings_, needs=needs)
+    lazy = arrayconv.conv1d_backward(_lazy(data.draw, gy), _lazy(data.draw, case.x), case.w, *settings_, needs=needs)
+    for got, want in zip(lazy, expected):
+        _assert_lazy_equal(got, want)
+
+
+@given(case=transpose_cases(dtypes=("float32", "float64", "complex128")), data=st.data())
+@settings(max_examples=100)
+def test_conv_transpose1d_backward_of_dask_arrays_equals_the_in_memory_result(case, data):
+    try:
+        y = arrayconv.conv_transpose1d(*case.args())
+    except (ValueError, TypeError):
+        return
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    gy = rng.standard_normal(y.shape).astype(y.dtype)
+    settings_ = (case.stride, case.padding, case.output_padding, case.groups, case.dilation)
+    expected = arrayconv.conv_transpose1d_backward(gy, case.x, case.w, *settings_)
+    lazy = arrayconv.conv_transpose1d_backward(_lazy(data.draw, gy), _lazy(data.draw, case.x), case.w, *settings_)
+    for got, want in zip(lazy, expected):
+        _assert_lazy_equal(got, want)
+
+
+def test_transposed_blocks_follow_the_input_blocks():
+    x = da.zeros((2, 4, 1000), chunks=(1, 4, 250))
+    y = arrayconv.conv_transpose1d(x, np.ones((4, 3, 4)), stride=2, padding=1)
+    assert y.chunks == ((1, 1), (3,), (499, 500, 500, 501))
+
+
+def test_gradients_of_dask_arrays_refuse_in_memory_signals():
+    x = da.ones((1, 1, 10), chunks=4)
+    with pytest.raises(TypeError, match="grad_output must be a Dask array when the input is one"):
+        arrayconv.conv1d_backward(np.ones((1, 1, 8)), x, np.ones((1, 1, 3)))
+
+
+def test_the_weight_gradient_is_a_tree_of_block_shares():
+    rng = np.random.default_rng(7)
+    x, w = rng.standard_normal((4, 8, 4000)), rng.standard_normal((8, 8, 9))
+    gy = rng.standard_normal((4, 8, 3992))
+    lazy = arrayconv.conv1d_backward(da.from_array(gy, chunks=(1, 8, 500)), da.from_array(x, chunks=(1, 8, 500)), w,
+                                     needs=("weight",)).weight
+    graph = dict(lazy.__dask_graph__())
+    shares = [key for key in graph if isinstance(key, tuple) and "weight-grad" in key[0] and len(key) == 5]
+    assert len(shares) == 4 * 8  # one per output block of each batch block
+    np.testing.assert_allclose(lazy.compute(), arrayconv.conv1d_backward(gy, x, w, needs=("weight",)).weight,
+                               rtol=1e-10, atol=1e-9)

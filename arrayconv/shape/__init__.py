@@ -24,7 +24,7 @@ One module per job:
 :mod:`~arrayconv.shape.gradient_spec`
     the gradient calls;
 :mod:`~arrayconv.shape.chunked_input`
-    a ``conv1d`` call on a Dask array;
+    the calls on Dask arrays;
 :mod:`~arrayconv.shape.layer`
     a layer's hyper-parameters and state;
 :mod:`~arrayconv.shape.memory`
@@ -40,7 +40,12 @@ Examples
 from ..padding import PADDING_MODES
 from ..records import GRADIENT_NAMES, BackwardSpec, ConvSpec, TransposeSpec
 from .arguments import PADDING_STRINGS, placeholder
-from .chunked_input import normalize_chunked
+from .chunked_input import (
+    normalize_chunked,
+    normalize_chunked_backward,
+    normalize_chunked_transpose,
+    normalize_chunked_transpose_backward,
+)
 from .conv_spec import normalize, output_length
 from .gradient_spec import normalize_backward, normalize_transpose_backward, refuse_graph
 from .layer import LayerConfig, check_state, layer_input, normalize_layer
@@ -63,6 +68,9 @@ __all__ = [
     "normalize",
     "normalize_backward",
     "normalize_chunked",
+    "normalize_chunked_backward",
+    "normalize_chunked_transpose",
+    "normalize_chunked_transpose_backward",
     "normalize_layer",
     "normalize_transpose",
     "normalize_transpose_backward",
