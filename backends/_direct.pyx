@@ -44,6 +44,7 @@ cdef extern from "_direct_loops.h" nogil:
     Py_ssize_t ac_map_index(Py_ssize_t i, Py_ssize_t length, int mode)
     Py_ssize_t ac_first_inside(Py_ssize_t offset, Py_ssize_t stride)
     Py_ssize_t ac_end_inside(Py_ssize_t offset, Py_ssize_t last, Py_ssize_t stride)
+    bint ac_tile_available()
     void ac_tile_f32(const float *x, Py_ssize_t ldx, const float *w, Py_ssize_t cin,
                      Py_ssize_t ksize, Py_ssize_t dilation, float *y, Py_ssize_t ldy,
                      Py_ssize_t n_out, Py_ssize_t n_t)
@@ -71,6 +72,12 @@ cdef extern from "_direct_loops.h" nogil:
     void ac_wgrad_c128(const double complex *x, Py_ssize_t length, const double complex *gy,
                        Py_ssize_t length_out, double complex *g, Py_ssize_t ksize,
                        Py_ssize_t stride, Py_ssize_t dilation, Py_ssize_t pad_left, int mode)
+
+
+def tiles_available():
+    """Whether this CPU has a register-tiled kernel (AVX-512 or AVX2 with FMA);
+    without one the float32 blocks take the GEMM path."""
+    return bool(ac_tile_available())
 
 
 def map_index(Py_ssize_t i, Py_ssize_t length, int mode):
@@ -326,6 +333,7 @@ def conv1d_direct(
     if out.shape[0] * out.shape[1] == 0 or length_out == 0:
         return
     num_threads = min(num_threads, openmp.omp_get_max_threads())
+    use_tiles = use_tiles and ac_tile_available()
     if block_cols == 0:
         items = out.shape[0] * out.shape[1]
         if num_threads <= 1 or items == 1:

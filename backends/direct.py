@@ -14,7 +14,7 @@ from arrayconv.records import ConvSpec
 from arrayconv.registry import CostModel
 
 from . import _blas_threads
-from ._direct import conv1d_direct, conv1d_weight_grad
+from ._direct import conv1d_direct, conv1d_weight_grad, tiles_available
 
 _NO_BIAS = {name: np.zeros(0, dtype=name) for name in ("float32", "float64", "complex64", "complex128")}
 _NO_WORK = {name: np.zeros((1, 1), dtype=name) for name in _NO_BIAS}
@@ -46,8 +46,8 @@ _INTERRUPT_MACS = 1 << 33
 _WGRAD_PARTS = 16
 _WGRAD_PARTS_BYTES = 1 << 28
 # float32 blocks with stride 1 that read only inside the signal run the
-# register-tiled kernel (no packing) when this is on.
-_USE_TILES = True
+# register-tiled kernel (no packing) when this is on (where the CPU has one).
+_USE_TILES = tiles_available()
 
 def uses_gemm(spec: ConvSpec) -> bool:
     """Whether the layer is a matrix product worth a GEMM (else: the loops path)."""

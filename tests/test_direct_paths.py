@@ -5,6 +5,8 @@ random case, with tiny blocks (so the GEMM path packs several column blocks
 and accumulates several row blocks) and two threads even for small calls.
 """
 
+import os
+import platform
 from contextlib import contextmanager
 
 import numpy as np
@@ -31,8 +33,13 @@ EXTRA_PATHS = {
 }
 
 
+TILES_MISSING = "the register-tiled kernel is AVX-512 only and this CPU has none (its blocks take the GEMM path)"
+
+
 @contextmanager
 def forced(path, num_threads=2):
+    if path.startswith("tiles") and not direct.tiles_available():
+        pytest.skip(TILES_MISSING)
     settings = {**PATHS, **EXTRA_PATHS}[path]
     saved = {name: getattr(direct, name) for name in settings}
     for name, value in settings.items():
@@ -106,6 +113,17 @@ def test_long_signals_span_many_blocks(path, length, mode, bias):
             result = arrayconv.conv1d(*args, backend="direct")
         wide, scale = reference(*args, np.float32)
         assert_close(result, wide, scale, "float32")
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/cpuinfo") or platform.machine() != "x86_64",
+                    reason="reads the CPU's flags from Linux's /proc/cpuinfo on x86-64")
+def test_tiles_are_on_exactly_where_the_cpu_has_avx512():
+    """An AVX-512 tile on a CPU without it spills every register (some 30x slower than GEMM)."""
+    with open("/proc/cpuinfo") as cpuinfo:
+        flags = next(line for line in cpuinfo if line.startswith("flags")).split()
+    has_avx512 = "avx512f" in flags and "avx512vl" in flags
+    assert direct.tiles_available() == has_avx512
+    assert direct._USE_TILES == has_avx512
 
 
 def test_tiles_differ_from_gemm_in_rounding_only():
