@@ -10,6 +10,9 @@ Examples
 (20, 33, 24)
 """
 
+from . import _build
+
+_build.warn_if_stale(__path__[0])
 try:
     from . import backends
 except ImportError as _error:  # the source tree shadows an installed, built package

@@ -117,12 +117,12 @@ def runs(low: int, high: int, length: int, mode: str) -> list[Run]:
     [Run(position=4, count=1, source=4, step=1), Run(position=5, count=2, source=0, step=1)]
     """
     pieces = []
-    if low < 0:
+    if low < min(high, 0):
         pieces.append(_outside(low, min(high, 0) - low, length, mode))
     inside_low, inside_high = max(low, 0), min(high, length)
     if inside_high > inside_low:
         pieces.append(Run(inside_low, inside_high - inside_low, inside_low, 1))
-    if high > length:
+    if high > max(low, length):
         first = max(low, length)
         pieces.append(_outside(first, high - first, length, mode))
     return pieces

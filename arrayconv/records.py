@@ -10,7 +10,7 @@ Examples
 ...                 length_out=10, batched=True, has_bias=False, compute_dtype="float32",
 ...                 result_dtype="float32")
 >>> spec.output_shape, spec.macs
-((2, 6, 10), 360)
+((2, 6, 10), 720)
 """
 
 from __future__ import annotations

@@ -75,8 +75,8 @@ cdef extern from "_direct_loops.h" nogil:
 
 
 def tiles_available():
-    """Whether this CPU has a register-tiled kernel (AVX-512 or AVX2 with FMA);
-    without one the float32 blocks take the GEMM path."""
+    """Whether this CPU runs the register-tiled kernel (it needs AVX-512);
+    without it the float32 blocks take the GEMM path."""
     return bool(ac_tile_available())
 
 

@@ -22,9 +22,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
-from arrayconv.shape import ConvSpec
+from arrayconv import padding
+from arrayconv.records import ConvSpec
 
 __all__ = ["conv1d_taps", "conv1d_fft", "pad", "fft_is_safe"]
 
@@ -33,20 +32,6 @@ def _device(xp: Any, array: Any) -> Any:
     import array_api_compat
 
     return array_api_compat.device(array)
-
-
-def padded_index(spec: ConvSpec) -> np.ndarray:
-    """Input index of each padded position (modes other than zeros), as torch pads."""
-    positions = np.arange(-spec.pad_left, spec.length + spec.pad_right)
-    length = spec.length
-    if spec.padding_mode == "reflect":
-        positions = np.abs(positions)
-        positions = np.where(positions >= length, 2 * (length - 1) - positions, positions)
-    elif spec.padding_mode == "replicate":
-        positions = np.clip(positions, 0, length - 1)
-    else:  # circular
-        positions = positions % length
-    return positions
 
 
 def pad(xp: Any, x: Any, spec: ConvSpec) -> Any:
@@ -59,7 +44,8 @@ def pad(xp: Any, x: Any, spec: ConvSpec) -> Any:
         left = xp.zeros((batch, channels, spec.pad_left), dtype=x.dtype, device=device)
         right = xp.zeros((batch, channels, spec.pad_right), dtype=x.dtype, device=device)
         return xp.concat([left, x, right], axis=2)
-    index = xp.asarray(padded_index(spec), dtype=xp.int64, device=device)
+    index = xp.asarray(padding.indices(-spec.pad_left, spec.length + spec.pad_right, spec.length, spec.padding_mode),
+                       dtype=xp.int64, device=device)
     return xp.take(x, index, axis=2)
 
 

@@ -1,0 +1,54 @@
+"""The stale-build warning: an editable install's compiled module older than its source."""
+
+import importlib.machinery
+import os
+import warnings
+
+from arrayconv import _build
+
+SUFFIX = importlib.machinery.EXTENSION_SUFFIXES[0]
+
+
+def checkout(tmp_path, files):
+    """A fake source checkout: setup.py and the given files, each with an mtime (seconds)."""
+    (tmp_path / "setup.py").write_text("")
+    for name, mtime in files.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("")
+        os.utime(path, (mtime, mtime))
+    return tmp_path
+
+
+def test_an_edited_python_module_newer_than_its_build_is_found(tmp_path):
+    root = checkout(tmp_path, {"arrayconv/plain.py": 2000, f"arrayconv/plain{SUFFIX}": 1000,
+                               "arrayconv/kinds.py": 500, f"arrayconv/kinds{SUFFIX}": 1000,
+                               "arrayconv/padding.py": 3000})  # not compiled: never stale
+    assert [(s.name, c.name) for s, c in _build.stale_sources(root)] == [("plain.py", f"plain{SUFFIX}")]
+
+
+def test_a_kernel_header_counts_as_a_source_of_the_pyx_modules(tmp_path):
+    root = checkout(tmp_path, {"backends/_direct.pyx": 500, "backends/_direct_loops.h": 2000,
+                               f"backends/_direct{SUFFIX}": 1000, "backends/direct.py": 3000})
+    assert [s.name for s, _ in _build.stale_sources(root)] == ["_direct_loops.h"]
+
+
+def test_the_warning_names_the_file_and_the_rebuild_command(tmp_path):
+    root = checkout(tmp_path, {"arrayconv/shape/conv_spec.py": 2000, f"arrayconv/shape/conv_spec{SUFFIX}": 1000})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _build.warn_if_stale(str(root / "arrayconv"))
+    assert len(caught) == 1 and caught[0].category is RuntimeWarning
+    message = str(caught[0].message)
+    assert "arrayconv/shape/conv_spec.py" in message and "pip install -e ." in message
+
+
+def test_no_warning_when_up_to_date_or_installed(tmp_path):
+    root = checkout(tmp_path, {"arrayconv/plain.py": 500, f"arrayconv/plain{SUFFIX}": 1000})
+    installed = tmp_path / "site"
+    (installed / "arrayconv").mkdir(parents=True)
+    (installed / "arrayconv" / "plain.py").write_text("")  # newer, but no setup.py: an installed package
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _build.warn_if_stale(str(root / "arrayconv"))
+        _build.warn_if_stale(str(installed / "arrayconv"))
