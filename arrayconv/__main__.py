@@ -1,4 +1,5 @@
-"""``python -m arrayconv``: the PyTorch docs' Conv1d example, checked (``bench``, ``tune``, ``info``: see --help).
+"""``python -m arrayconv``: the PyTorch docs' Conv1d example, checked; and the ``info``,
+``explain``, ``bench`` and ``tune`` commands (each with ``--help``).
 
 Examples
 --------
@@ -6,6 +7,10 @@ Examples
 arrayconv ... demo: the example of the PyTorch Conv1d docs
 ...
 OK
+0
+>>> main(["explain", "4,16,32768", "16,16,2049", "--padding", "1024"])  # doctest: +ELLIPSIS
+backend: fft (chosen by cost model)
+  * fft ...
 0
 """
 
@@ -18,6 +23,7 @@ import sys
 import numpy as np
 
 from . import __version__, _interop, bench, config, policy, registry, shape, threads, tune
+from .explain import explain
 from .backends import _mkl_runtime
 from .module import Conv1d
 
@@ -86,26 +92,89 @@ def info() -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["bench"]:
-        return bench.main(argv[1:])
-    if argv[:1] == ["tune"]:
-        return tune.main(argv[1:])
-    if argv[:1] == ["info"]:
-        if argv[1:]:
-            print(f"python -m arrayconv info takes no arguments, got {argv[1:]}", file=sys.stderr)
-            return 2
-        return info()
+def _shape(text: str) -> tuple[int, ...]:
+    """A shape on the command line: comma-separated sizes, e.g. ``8,64,4096``."""
+    try:
+        sizes = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a shape is comma-separated sizes such as 8,64,4096, got {text!r}") from None
+    if not sizes:
+        raise argparse.ArgumentTypeError(f"a shape is comma-separated sizes such as 8,64,4096, got {text!r}")
+    return sizes
+
+
+def _int_or_word(text: str) -> int | str:
+    """``--padding``: an int, or a word such as 'same' (checked by conv1d's own validation)."""
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
+def _add_explain_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("input", type=_shape, help="input shape, e.g. 8,64,4096 (N,C_in,L, or C_in,L unbatched)")
+    parser.add_argument("weight", type=_shape, help="weight shape, e.g. 128,64,7 (C_out,C_in/groups,K)")
+    parser.add_argument("--bias", action="store_true", help="with a bias of C_out values")
+    parser.add_argument("--stride", type=int, default=1)
+    parser.add_argument("--padding", type=_int_or_word, default=0, help="an int, 'valid' or 'same'")
+    parser.add_argument("--dilation", type=int, default=1)
+    parser.add_argument("--groups", type=int, default=1)
+    parser.add_argument("--padding-mode", default="zeros", help="zeros, reflect, replicate or circular")
+    parser.add_argument("--dtype", default="float32", help="float32, float64, complex64 or complex128")
+    parser.add_argument("--backend", help="force a backend, as conv1d's backend argument")
+    parser.add_argument("--device", help="the arrays' device (default cpu)")
+
+
+def _explain(args: argparse.Namespace) -> int:
+    """Print what :func:`arrayconv.explain` says of the call the options describe."""
+    bias = args.weight[:1] if args.bias else None
+    try:
+        explanation = explain(args.input, args.weight, bias, args.stride, args.padding, args.dilation, args.groups,
+                              args.padding_mode, backend=args.backend, dtype=args.dtype, device=args.device)
+    except (TypeError, ValueError) as error:
+        print(f"python -m arrayconv explain: {error}", file=sys.stderr)
+        return 2
+    print(explanation)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line: the demo by default, and the ``info``, ``explain``, ``bench`` and ``tune`` commands."""
     parser = argparse.ArgumentParser(
         prog="python -m arrayconv",
-        description=__doc__.splitlines()[0],
-        epilog="python -m arrayconv bench --help: the benchmark comparison with torch; "
-        "python -m arrayconv tune --help: fit the routing constants to this machine; "
-        "python -m arrayconv info: backends, threads and configuration",
+        description="Without a command: run the PyTorch docs' Conv1d example and check it against NumPy.",
+        epilog="Each command has its own --help, e.g. python -m arrayconv bench --help.",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the demo's layer and input")
-    args = parser.parse_args(argv)
+    commands = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND")
+    commands.add_parser("info", help="versions, backends, threads and the configuration with its sources",
+                        description="Print versions, backends, threads and the configuration with each value's source.")
+    explainer = commands.add_parser("explain", help="which backend a conv1d call would run on, and why",
+                                    description="Print what arrayconv.explain says of a conv1d call given by its "
+                                    "shapes and options (nothing is computed).")
+    _add_explain_arguments(explainer)
+    bench_parser = commands.add_parser("bench", help="time arrayconv against torch on the benchmark cases",
+                                       description=bench.__doc__.splitlines()[0])
+    bench.add_arguments(bench_parser)
+    bench_parser.set_defaults(command_parser=bench_parser)  # its errors name the command
+    tune_parser = commands.add_parser("tune", help="fit the routing cost model to this machine",
+                                      description=tune.__doc__.splitlines()[0])
+    tune.add_arguments(tune_parser)
+    tune_parser.set_defaults(command_parser=tune_parser)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(sys.argv[1:] if argv is None else list(argv))
+    if args.command == "info":
+        return info()
+    if args.command == "explain":
+        return _explain(args)
+    if args.command == "bench":
+        return bench.run(args, args.command_parser)
+    if args.command == "tune":
+        return tune.run(args, args.command_parser)
     return demo(args.seed)
 
 

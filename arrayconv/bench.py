@@ -6,6 +6,15 @@ round, each timing sample a loop of calls long enough to swamp the timer,
 and reports medians, the ratio ``torch / arrayconv`` and the fraction of
 this machine's GEMM rate (measured once, with the BLAS arrayconv calls) that
 each case reaches.
+
+Examples
+--------
+>>> case = CASES["tiny"]
+>>> x, w, b = make_arrays(case)
+>>> x.shape, w.shape, x.dtype
+((1, 32, 256), (32, 32, 3), dtype('float32'))
+>>> flops(case)  # 2 * 32 outputs * 256 positions * 32 channels * 3 taps
+1572864
 """
 
 from __future__ import annotations
@@ -351,12 +360,11 @@ def format_table(results: list[Result], num_threads: int) -> str:
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m arrayconv bench``: print the comparison table."""
-    parser = argparse.ArgumentParser(prog="python -m arrayconv bench", description=__doc__.splitlines()[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``python -m arrayconv bench``."""
     parser.add_argument("cases", nargs="*", metavar="CASE",
                         help=f"cases to run (default: all of {', '.join(CASES)})")
-    parser.add_argument("--threads", type=int, default=threads.get(), help="threads for both libraries")
+    parser.add_argument("--threads", type=int, help="threads for both libraries (default: the kernels' own count)")
     parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds per case")
     parser.add_argument("--min-time", type=float, default=0.05, help="seconds per timing sample")
     parser.add_argument("--memory", action="store_true",
@@ -366,7 +374,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--routing", action="store_true",
                         help="instead: time direct, fft and the automatic choice over the routing sweep "
                         "(K = 1 ... 8192, several channel counts) and report the regret")
-    args = parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m arrayconv bench``: print the comparison table."""
+    parser = argparse.ArgumentParser(prog="python -m arrayconv bench", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv), parser)
+
+
+def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """Run the benchmark ``args`` (from :func:`add_arguments`) ask for and print its tables."""
+    if args.threads is None:
+        args.threads = threads.get()
     if args.routing:
         return _routing_report(args.threads)
     unknown = [name for name in args.cases if name not in CASES]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import array_api_compat
+
 from . import _interop, policy, shape
 
 __all__ = ["explain", "Explanation"]
@@ -27,6 +29,10 @@ class Explanation:
         Why each other available backend cannot (or may not) run it.
     spec : ConvSpec
         The validated call.
+    handed_over : str, optional
+        Why the backend the routing chose gives these values to ``backend``
+        (the fft backend does for NaN, Inf or huge values); only for arrays,
+        whose values explain reads.
     """
 
     backend: str
@@ -34,9 +40,12 @@ class Explanation:
     estimates: dict[str, float] = field(default_factory=dict)
     unable: dict[str, str] = field(default_factory=dict)
     spec: shape.ConvSpec | None = None
+    handed_over: str | None = None
 
     def __str__(self) -> str:
         lines = [f"backend: {self.backend} (chosen by {self.source})"]
+        if self.handed_over:
+            lines.append(f"  handed over: {self.handed_over}")
         for name, seconds in sorted(self.estimates.items(), key=lambda item: item[1]):
             marker = "*" if name == self.backend else " "
             lines.append(f"  {marker} {name:<10} estimate {_format_seconds(seconds)}")
@@ -96,6 +105,15 @@ def explain(
     'fft'
     >>> arrayconv.explain((1, 8, 100), (8, 8, 3), backend="direct").source
     'the backend argument'
+
+    Given arrays, it reads their values as the call would: the fft backend
+    hands NaN and Inf to the direct backend.
+
+    >>> import numpy as np
+    >>> x = np.zeros((1, 1, 4000)); x[0, 0, 7] = np.nan
+    >>> found = arrayconv.explain(x, np.ones((1, 1, 1025)), backend="fft")
+    >>> found.backend, found.handed_over.startswith("fft gives this call to direct: the input or weight holds NaN")
+    ('direct', True)
     """
     x = shape.placeholder(input, "input", dtype)
     w = shape.placeholder(weight, "weight", dtype)
@@ -110,5 +128,13 @@ def explain(
     elif not isinstance(device, str):
         raise TypeError(f"device must be a str such as 'cpu' or 'cuda:0', got device={device!r}")
     decision = policy.decide(spec, device, backend)
-    return Explanation(backend=decision.backend.name, source=decision.source, estimates=decision.estimates,
-                       unable=decision.unable, spec=spec)
+    runs_on, handed_over = decision.backend.name, None
+    hands_over = getattr(decision.backend, "hands_over", None)
+    if x is input and hands_over is not None and not array_api_compat.is_dask_array(input):
+        # the CPU backends look at the values before they run: so does explain
+        handover = hands_over(spec, _interop.to_numpy(x, "input", spec.compute_dtype),
+                              _interop.to_numpy(w, "weight", spec.compute_dtype))
+        if handover is not None:
+            runs_on, handed_over = handover[0], f"{decision.backend.name} gives this call to {handover[0]}: {handover[1]}"
+    return Explanation(backend=runs_on, source=decision.source, estimates=decision.estimates,
+                       unable=decision.unable, spec=spec, handed_over=handed_over)

@@ -304,9 +304,8 @@ def plot(measurements: Sequence[Measurement], constants: dict[str, float], path:
 # The command
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m arrayconv tune``."""
-    parser = argparse.ArgumentParser(prog="python -m arrayconv tune", description=__doc__.splitlines()[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``python -m arrayconv tune``."""
     parser.add_argument("--channels", type=int, nargs="+", default=[1, 4, 16, 32, 64],
                         help="channel counts of the sweep (C_in = C_out)")
     parser.add_argument("--max-kernel", type=int, default=8192, help="largest kernel size of the sweep")
@@ -315,7 +314,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--output", help="config file to write (default: ARRAYCONV_CONFIG, else the user's config file)")
     parser.add_argument("--dry-run", action="store_true", help="fit and print, write nothing")
     parser.add_argument("--plot", metavar="PNG", help="draw measured and predicted times and the crossover")
-    args = parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m arrayconv tune``."""
+    parser = argparse.ArgumentParser(prog="python -m arrayconv tune", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv), parser)
+
+
+def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """Sweep, fit and write the routing constants, as ``args`` (from :func:`add_arguments`) ask."""
     if args.max_kernel < 1 or args.length < 1 or args.rounds < 1 or min(args.channels) < 1:
         parser.error("--channels, --max-kernel, --length and --rounds must be positive")
     missing = [name for name in TUNED_BACKENDS if name not in registry.available()]

@@ -304,6 +304,13 @@ class FFTBackend(CostModel):
             contraction = plan.threads * tile_buffer_size(double, cin_g, cout_g, min(plan.chunk_columns, _TILE_COLUMNS)) * (8 if double else 4)
         return chunk + weights + contraction
 
+    def hands_over(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray) -> tuple[str, str] | None:
+        """``(backend, reason)`` when these values run on another backend (see :func:`_fits`), else None."""
+        if spec.is_empty or _fits(spec, self.plan(spec), x, w):
+            return None
+        return _DIRECT.name, ("the input or weight holds NaN or Inf, or values so large that a spectrum "
+                              "could overflow; the direct backend computes them as torch does")
+
     def run(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
         dtype = spec.compute_dtype
         if spec.is_empty:

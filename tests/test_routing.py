@@ -41,6 +41,29 @@ def test_conv1d_runs_on_the_explained_backend(clean):
     np.testing.assert_array_equal(arrayconv.conv1d(x, w_short), arrayconv.conv1d(x, w_short, backend="direct"))
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf, 1e300])
+@pytest.mark.parametrize("where", ["input", "weight"])
+def test_explain_names_the_backend_that_runs_non_finite_values(clean, bad, where):
+    """fft hands NaN, Inf and near-overflow values to direct: explain says direct, and why."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((1, 2, 20000))
+    w = rng.standard_normal((2, 2, 1500))
+    {"input": x, "weight": w}[where][0, 0, 3] = bad
+    explanation = arrayconv.explain(x, w)
+    assert explanation.estimates["fft"] < explanation.estimates["direct"]  # the cost model picks fft
+    assert explanation.backend == "direct"
+    assert explanation.handed_over.startswith("fft gives this call to direct: the input or weight holds NaN or Inf")
+    assert "handed over: fft gives this call to direct" in str(explanation)
+    np.testing.assert_array_equal(arrayconv.conv1d(x, w), arrayconv.conv1d(x, w, backend="direct"))
+    # finite values stay on fft, and shapes (no values) are explained by the cost model alone
+    clean_x = np.nan_to_num(x, posinf=0.0, neginf=0.0) if where == "input" else x
+    clean_w = np.nan_to_num(w, posinf=0.0, neginf=0.0) if where == "weight" else w
+    clean_x[clean_x > 1e299] = 0.0
+    clean_w[clean_w > 1e299] = 0.0
+    assert (arrayconv.explain(clean_x, clean_w).backend, arrayconv.explain(clean_x, clean_w).handed_over) == ("fft", None)
+    assert arrayconv.explain(x.shape, w.shape, dtype="float64").backend == "fft"
+
+
 def test_arrays_and_shapes_explain_alike(clean):
     x, w, b = np.zeros((2, 4, 3000), np.float64), np.zeros((6, 2, 700)), np.zeros(6)
     by_arrays = arrayconv.explain(x, w, b, stride=2, groups=2)
