@@ -10,11 +10,15 @@ import array_api_compat
 import numpy as np
 
 from . import _interop, shape
+from . import config as settings
 from ._interop import gradient_like
 from .functional import conv1d
 from .gradients import conv1d_backward, conv_transpose1d, conv_transpose1d_backward
 
 __all__ = ["Conv1d", "ConvTranspose1d"]
+
+# initial values are drawn this many at a time (8 MiB of float64)
+_DRAW_BLOCK = 1 << 20
 
 
 class Conv1d:
@@ -131,20 +135,32 @@ class Conv1d:
         fan_in = config.fan_in
         # torch leaves a zero-input layer's bias at 0 (its bound is 0 then)
         bound = 1 / math.sqrt(fan_in) if fan_in else 0.0
+        parameters = {"weight": config.weight_shape, **({"bias": (config.out_channels,)} if config.bias else {})}
+        shape.check_parameter_memory(parameters, self.dtype, settings.snapshot().memory_limit)
         self.weight = self._uniform(config.weight_shape, bound)
         self.bias = self._uniform((config.out_channels,), bound) if config.bias else None
 
     def _uniform(self, shape_: tuple[int, ...], bound: float) -> Any:
-        values = self.rng.uniform(-bound, bound, size=shape_)
-        if self.dtype.kind == "c":
-            values = values + 1j * self.rng.uniform(-bound, bound, size=shape_)
-        return self._to_layer(values.astype(self.dtype))
+        """U(-bound, bound) values of the layer's dtype (complex: real and imaginary parts
+        independently), drawn in that dtype block by block: no float64 copy of the
+        whole parameter is ever made."""
+        values = np.empty(shape_, dtype=self.dtype)
+        parts = values.reshape(-1).view(values.real.dtype) if self.dtype.kind == "c" else values.reshape(-1)
+        # the generator draws float32 and float64 only: float16 goes through float32 blocks
+        draw_dtype = np.float64 if parts.dtype == np.float64 else np.float32
+        for first in range(0, parts.size, _DRAW_BLOCK):
+            block = self.rng.random(min(_DRAW_BLOCK, parts.size - first), dtype=draw_dtype)
+            block *= 2 * bound
+            block -= bound
+            parts[first : first + block.size] = block
+        return self._to_layer(values)
 
     def _to_layer(self, values: np.ndarray) -> Any:
-        """A NumPy array of the layer's dtype as a parameter of the layer's library and device."""
+        """A NumPy array of the layer's dtype as a parameter of the layer's library and
+        device (no copy where the library can share the fresh array's memory)."""
         if self.xp is None:
             return values
-        return self.xp.asarray(values, device=self.device, copy=True)
+        return self.xp.asarray(values, device=self.device)
 
     def __call__(self, input: Any, *, backend: str | None = None) -> Any:
         """Apply the layer: ``conv1d`` with this layer's weight, bias and settings.

@@ -59,6 +59,10 @@ CASES = [
     ("stride beyond index", dict(stride=2**63), ValueError, "stride=9223372036854775808"),
     ("padding beyond index", dict(padding=-(2**70)), ValueError, "padding="),
     ("length 0", dict(input=np.zeros((2, 4, 0), f32), padding=2), ValueError, "input.shape=(2, 4, 0)"),
+    ("length 0, no padding", dict(input=np.zeros((2, 4, 0), f32)), ValueError,
+     "the input is empty along its last axis (input.shape=(2, 4, 0))"),
+    ("length 0, unbatched, K=1", dict(input=np.zeros((4, 0), f32), weight=np.zeros((6, 4, 1), f32)), ValueError,
+     "the input is empty along its last axis (input.shape=(4, 0))"),
     ("huge padding", dict(padding=2**62), ValueError, "too large"),
 ]
 

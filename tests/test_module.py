@@ -237,3 +237,37 @@ def test_call_runs_conv1d_with_layer_settings():
     expected = arrayconv.conv1d(x, m.weight, m.bias, 2, 2, 2, 2, "circular")
     np.testing.assert_array_equal(m(x), expected)
     np.testing.assert_array_equal(m(x, backend="direct"), expected)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "complex64", "float64"])
+def test_initial_values_are_drawn_in_the_layers_dtype_in_blocks(dtype, monkeypatch):
+    """No float64 copy of the whole weight: the peak allocation is the parameter itself plus a block."""
+    import tracemalloc
+
+    import arrayconv.module
+
+    monkeypatch.setattr(arrayconv.module, "_DRAW_BLOCK", 1 << 14)
+    tracemalloc.start()
+    try:
+        m = Conv1d(128, 128, 64, dtype=dtype, rng=0)  # 1 Mi values
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    weight_bytes = m.weight.nbytes
+    assert peak < weight_bytes + m.bias.nbytes + 8 * (1 << 14) * 2 + (1 << 20)
+    parts = (m.weight.real, m.weight.imag) if m.weight.dtype.kind == "c" else (m.weight,)
+    bound = math.sqrt(1 / (128 * 64))
+    for part in parts:  # every block drawn: the whole weight, not only its first block, is uniform
+        values = part.astype(np.float64).ravel()
+        assert np.abs(values).max() <= bound * (1 + 1e-3)
+        for piece in np.array_split(values, 8):
+            assert abs(piece.std() / (bound / math.sqrt(3)) - 1) < 0.05
+
+
+def test_a_layer_beyond_memory_is_refused_before_allocating():
+    with pytest.raises(arrayconv.WorkspaceError, match=r"weight \(1000000, 1000000, 3\) and bias \(1000000,\) of float32"):
+        Conv1d(10**6, 10**6, 3)
+    with arrayconv.config_context(memory_limit=1 << 20):
+        with pytest.raises(arrayconv.WorkspaceError, match=r"weight \(256, 256, 8\) of float64.*memory_limit"):
+            Conv1d(256, 256, 8, bias=False, dtype="float64")
+        Conv1d(64, 64, 8, bias=False, dtype="float64")  # 256 KiB: within the limit

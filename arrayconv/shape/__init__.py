@@ -49,7 +49,7 @@ from .chunked_input import (
 from .conv_spec import normalize, output_length
 from .gradient_spec import normalize_backward, normalize_transpose_backward, refuse_graph
 from .layer import LayerConfig, check_state, layer_input, normalize_layer
-from .memory import WorkspaceError, check_memory, check_output_memory
+from .memory import WorkspaceError, check_memory, check_output_memory, check_parameter_memory
 from .transpose_spec import normalize_transpose, output_padding_for
 
 __all__ = [
@@ -63,6 +63,7 @@ __all__ = [
     "WorkspaceError",
     "check_memory",
     "check_output_memory",
+    "check_parameter_memory",
     "check_state",
     "layer_input",
     "normalize",

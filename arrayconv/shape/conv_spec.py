@@ -172,10 +172,12 @@ def normalize(
     padded = length + pad_left + pad_right
     extent = dilation_ * (kernel_size - 1) + 1
     if padded < extent:
+        # an empty signal is the likely cause: say so rather than leave it to the numbers
+        empty = f"; the input is empty along its last axis (input.shape={tuple(input.shape)})" if length == 0 else ""
         raise ValueError(
             f"the kernel's extent dilation * (K - 1) + 1 = {extent} (dilation={dilation_}, "
             f"K={kernel_size}) is larger than the padded input length {padded} "
-            f"(L={length}, padding=({pad_left}, {pad_right}))"
+            f"(L={length}, padding=({pad_left}, {pad_right})){empty}"
         )
     if length == 0 and batch and in_channels and mode == "zeros":
         raise ValueError(

@@ -11,12 +11,19 @@ arrayconv.WorkspaceError: this call needs about 1.49e-05 GiB (output (1, 4, 1000
 
 from __future__ import annotations
 
+import math
 import os
+from typing import Any
+
+import numpy as np
 
 from ..dtypes import ITEMSIZE
 from ..records import ConvSpec
 
-__all__ = ["WorkspaceError", "check_memory", "check_output_memory"]
+__all__ = ["WorkspaceError", "check_memory", "check_output_memory", "check_parameter_memory"]
+
+_CALL_ADVICE = ("split the batch or the signal (Dask does it for you), use a smaller dtype, force a backend "
+                "with a smaller workspace (backend=...), or raise memory_limit")
 
 
 class WorkspaceError(MemoryError):
@@ -46,7 +53,25 @@ def check_output_memory(output_shape: tuple[int, ...], compute_dtype: str, limit
     _check_bytes(needed, f"output {tuple(output_shape)} of {compute_dtype}", limit)
 
 
-def _check_bytes(needed: int, what: str, limit: int | None) -> None:
+def check_parameter_memory(parameters: dict[str, tuple[int, ...]], dtype: Any, limit: int | None) -> None:
+    """Refuse a layer whose parameters (name: shape, of ``dtype``) exceed ``limit``
+    bytes, before any is allocated.
+
+    Examples
+    --------
+    >>> check_parameter_memory({"weight": (10**6, 10**6, 3), "bias": (10**6,)}, "float32", None)
+    Traceback (most recent call last):
+    ...
+    arrayconv.WorkspaceError: this layer needs about 1.12e+04 GiB (weight (1000000, 1000000, 3) and bias (1000000,) of float32), ...
+    """
+    itemsize = np.dtype(dtype).itemsize
+    needed = sum(math.prod(size) for size in parameters.values()) * itemsize
+    what = " and ".join(f"{name} {tuple(size)}" for name, size in parameters.items())
+    _check_bytes(needed, f"{what} of {np.dtype(dtype).name}", limit, "this layer",
+                 "use fewer channels or a shorter kernel, a smaller dtype, or raise memory_limit")
+
+
+def _check_bytes(needed: int, what: str, limit: int | None, who: str = "this call", advice: str = _CALL_ADVICE) -> None:
     if limit is None:
         if needed < 1 << 26:
             return
@@ -58,10 +83,8 @@ def _check_bytes(needed: int, what: str, limit: int | None) -> None:
         source = "the memory_limit setting"
     if needed > limit:
         raise WorkspaceError(
-            f"this call needs about {needed / 2**30:.3g} GiB ({what}), more than {source} "
-            f"({limit / 2**30:.3g} GiB); split the batch or the signal (Dask does it for you), "
-            f"use a smaller dtype, force a backend with a smaller workspace (backend=...), "
-            f"or raise memory_limit"
+            f"{who} needs about {needed / 2**30:.3g} GiB ({what}), more than {source} "
+            f"({limit / 2**30:.3g} GiB); {advice}"
         )
 
 
