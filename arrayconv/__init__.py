@@ -10,17 +10,20 @@ Examples
 (20, 33, 24)
 """
 
-from . import _build
+from . import _build, _wait_policy
 
 _build.warn_if_stale(__path__[0])
+_wait_policy.before_loading()  # the OpenMP runtime reads it as the kernels load it
 try:
-    from . import backends
+    from . import _openmp, backends
 except ImportError as _error:  # the source tree shadows an installed, built package
     raise ImportError(
         "arrayconv was imported from a source checkout that has not been built "
         f"({__path__[0]}): install it with `pip install -e .` from the checkout, "
         "or run Python from another directory"
     ) from _error
+finally:
+    _wait_policy.after_loading()
 from . import config, shape, threads
 from .config import config_context, get_config, set_config
 from .explain import explain

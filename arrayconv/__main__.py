@@ -22,7 +22,7 @@ import sys
 
 import numpy as np
 
-from . import __version__, _interop, bench, config, policy, registry, shape, threads, tune
+from . import __version__, _interop, _wait_policy, bench, config, policy, registry, shape, threads, tune
 from .explain import explain
 from .backends import _mkl_runtime
 from .module import Conv1d
@@ -84,8 +84,12 @@ def info() -> int:
     print(f"configuration file: {path} ({state}{', from ARRAYCONV_CONFIG' if named else ''})")
     for key, (value, source) in settings.items():
         print(f"  {key} = {value!r}  [{source}]")
-    source = settings["threads"][1] if settings["threads"][0] is not None else "OMP_NUM_THREADS or the usable cores"
-    print(f"threads used by the kernels: {threads.get()}  [{source}]")
+    count, reason = threads.describe()
+    print(f"threads used by the kernels: {count}  [{reason}]")
+    cores, why = threads.usable_cores()
+    print(f"  usable cores: {cores}  [{why}]")
+    policy, why = _wait_policy.describe()
+    print(f"  idle OpenMP threads: {policy}  [{why}]")
     for library in threadpoolctl.threadpool_info():
         print(f"  runtime: {library['internal_api']} {library.get('version') or ''} "
               f"({library['num_threads']} threads) {library['filepath']}")

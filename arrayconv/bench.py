@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from . import policy, shape, threads, tune
+from .progress import OtherLoad, Progress
 from .functional import conv1d
 from .gradients import conv1d_backward
 
@@ -150,12 +151,15 @@ def compare(
     min_time: float = 0.05,
     progress: Callable[[str], None] | None = None,
     rates: dict[str, float] | None = None,
+    quick: bool = False,
 ) -> list[Result]:
     """Time arrayconv and torch (if installed) on each case, interleaved.
 
     torch runs with ``num_threads`` threads and, for its best setting, with
-    every count from 1 to ``num_threads``.  ``rates`` (GEMM FLOP/s by dtype)
-    is measured where not given.
+    every count from 1 to ``num_threads`` (``quick``: only ``num_threads``,
+    and not at all on the cases where one torch call takes seconds, which
+    arrayconv runs one round of).  ``rates`` (GEMM FLOP/s by dtype) is
+    measured where not given.
     """
     try:
         import torch
@@ -167,7 +171,7 @@ def compare(
     for name in names:
         case = CASES[name]
         if progress:
-            progress(f"{name} ...")
+            progress(name)
         if case.dtype not in rates:
             rates[case.dtype] = gemm_rate(case.dtype, num_threads)
         x, w, b = make_arrays(case)
@@ -175,9 +179,10 @@ def compare(
         candidates: dict[str, Callable[[], Any]] = {"arrayconv": ours}
         if case.scipy:
             candidates["scipy"] = _scipy_oaconvolve(x, w, b)
-        if torch is not None and case.torch:
+        # quick: not torch where one of its calls takes seconds (the max_rounds cases)
+        if torch is not None and case.torch and not (quick and case.max_rounds):
             tx, tw, tb = (torch.from_numpy(a) for a in (x, w, b))
-            for count in range(1, num_threads + 1):
+            for count in ([num_threads] if quick else range(1, num_threads + 1)):
                 def theirs(count: int = count) -> Any:
                     torch.set_num_threads(count)
                     with torch.no_grad():
@@ -185,7 +190,7 @@ def compare(
                 candidates[f"torch{count}"] = theirs
         calls = {key: _calls_for(f, min_time) for key, f in candidates.items()}
         samples: dict[str, list[float]] = {key: [] for key in candidates}
-        for _ in range(min(rounds, case.max_rounds or rounds)):
+        for _ in range(min(rounds, (1 if quick else case.max_rounds) if case.max_rounds else rounds)):
             for key, function in candidates.items():
                 function()  # one untimed call after the other library ran
                 samples[key].append(_seconds(function, calls[key]))
@@ -252,7 +257,7 @@ def compare_gradients(
         for name in names:
             case = CASES[name]
             if progress:
-                progress(f"{name} (gradients) ...")
+                progress(f"{name} (gradients)")
             x, w, b = make_arrays(case)
             candidates: dict[str, Callable[[], Any]] = {"arrayconv": gradient_call(case, x, w)}
             if torch is not None and case.torch:
@@ -369,6 +374,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-time", type=float, default=0.05, help="seconds per timing sample")
     parser.add_argument("--memory", action="store_true",
                         help="also measure how much one call raises peak memory, in fresh processes")
+    parser.add_argument("--quick", action="store_true",
+                        help="a quick look (under a minute): 3 rounds of short samples, torch on --threads only "
+                        "and not on the long-kernel cases (where one torch call takes seconds)")
     parser.add_argument("--gradients", action="store_true",
                         help="instead: time the input, weight and bias gradients against torch's backward")
     parser.add_argument("--routing", action="store_true",
@@ -395,21 +403,30 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.threads < 1 or args.rounds < 1 or args.min_time <= 0:
         parser.error("--threads and --rounds must be positive, --min-time above 0")
     names = args.cases or list(CASES)
+    if args.quick:
+        args.rounds, args.min_time = min(args.rounds, 3), min(args.min_time, 0.01)
+    progress = Progress(len(names))
+    with OtherLoad() as load:
+        if args.gradients:
+            results = compare_gradients(names, args.threads, args.rounds, args.min_time, progress=progress.step)
+            progress.close()
+            print(f"| case | arrayconv gradients | torch backward ({args.threads} threads) | ratio |")
+            print("|---|---|---|---|")
+            for r in results:
+                print(f"| {r.case} | {_format_time(r.arrayconv)} | {_format_time(r.torch)} | "
+                      f"{'-' if r.ratio is None else f'{r.ratio:.2f}'} |")
+        else:
+            rates = {dtype: gemm_rate(dtype, args.threads) for dtype in sorted({CASES[n].dtype for n in names})}
+            print(f"GEMM rate (scipy BLAS, {args.threads} threads): "
+                  + ", ".join(f"{dtype} {rate / 1e9:.1f} GFLOP/s" for dtype, rate in rates.items()))
+            results = compare(names, args.threads, args.rounds, args.min_time, progress=progress.step, rates=rates,
+                              quick=args.quick)
+            progress.close()
+            print(format_table(results, args.threads))
+    if load.warning():
+        print(load.warning(), file=sys.stderr)
     if args.gradients:
-        results = compare_gradients(names, args.threads, args.rounds, args.min_time,
-                                    progress=lambda text: print(text, flush=True))
-        print(f"| case | arrayconv gradients | torch backward ({args.threads} threads) | ratio |")
-        print("|---|---|---|---|")
-        for r in results:
-            print(f"| {r.case} | {_format_time(r.arrayconv)} | {_format_time(r.torch)} | "
-                  f"{'-' if r.ratio is None else f'{r.ratio:.2f}'} |")
         return 0
-    rates = {dtype: gemm_rate(dtype, args.threads) for dtype in sorted({CASES[n].dtype for n in names})}
-    print(f"GEMM rate (scipy BLAS, {args.threads} threads): "
-          + ", ".join(f"{dtype} {rate / 1e9:.1f} GFLOP/s" for dtype, rate in rates.items()))
-    results = compare(names, args.threads, args.rounds, args.min_time,
-                      progress=lambda text: print(text, flush=True), rates=rates)
-    print(format_table(results, args.threads))
     if args.memory:
         print()
         print("| case | arrayconv extra peak | torch extra peak | ratio |")

@@ -1,7 +1,9 @@
 """The comparison command and the benchmark cases stay runnable (timings are not asserted)."""
 
+import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -69,3 +71,48 @@ def test_long_float64_case_runs_in_bounded_memory():
     extra = bench.call_peak_memory("long_f64", "arrayconv", 2)
     output_bytes = 4 * 16 * 32768 * 8
     assert output_bytes < extra < 2**30
+
+
+def test_progress_counts_cases_and_estimates_the_time_left(monkeypatch):
+    from arrayconv import progress
+
+    clock = iter([0.0, 10.0, 30.0, 60.0])
+    monkeypatch.setattr(progress.time, "monotonic", lambda: next(clock))
+    lines = []
+    bar = progress.Progress(3, write=lines.append)
+    for name in ("cnn", "tiny", "fir_1ch"):
+        bar.step(name)
+    bar.close()
+    assert lines == ["[1/3] cnn  (elapsed 10s)",
+                     "[2/3] tiny  (elapsed 30s, about 1m00s left)",  # 30 s for one case, two to go
+                     "[3/3] fir_1ch  (elapsed 1m00s, about 30s left)"]
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/stat"), reason="reads other processes' CPU time from Linux's /proc/stat")
+def test_other_load_sees_a_busy_process_and_not_our_own_work():
+    from arrayconv.progress import OtherLoad
+
+    with OtherLoad() as own:
+        end = time.monotonic() + 0.5
+        while time.monotonic() < end:  # this process's own work is not "other load"
+            pass
+    busy = subprocess.Popen([sys.executable, "-c", "import time\nend = time.monotonic() + 3\nwhile time.monotonic() < end: pass"])
+    try:
+        time.sleep(0.3)
+        with OtherLoad() as other:
+            time.sleep(1.0)
+    finally:
+        busy.kill()
+        busy.wait()
+    assert other.cores > own.cores
+    assert other.cores > 0.6 and other.warning().startswith("warning: other processes kept about")
+
+
+def test_quick_bench_shows_progress():
+    out = subprocess.run([sys.executable, "-m", "arrayconv", "bench", "--quick", "tiny", "dilated"],
+                         capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    assert out.returncode == 0, out.stderr
+    progress_lines = [line for line in (out.stdout + out.stderr).splitlines() if line.startswith("[")]
+    assert any(line.startswith("[1/2] tiny") for line in progress_lines) or "tiny" in out.stderr  # tqdm, if installed
+    assert "| tiny |" in out.stdout and "| dilated |" in out.stdout

@@ -1,0 +1,153 @@
+"""Feedback for the long commands (``bench``, ``tune``): progress, time left, and whether the machine was quiet.
+
+:class:`Progress` prints one line per step with the count, the time spent and
+an estimate of the time left (through tqdm's bar when tqdm is installed).
+:class:`OtherLoad` measures how busy the other processes of the machine kept
+its cores while a benchmark ran (Linux: ``/proc/stat`` less this process's
+own CPU time; elsewhere the load average): figures taken on a busy machine
+are not the machine's, and the commands say so.
+
+Examples
+--------
+>>> lines = []
+>>> progress = Progress(2, write=lines.append, use_tqdm=False)
+>>> progress.step("cnn")
+>>> progress.step("tiny")
+>>> progress.close()
+>>> lines[0].startswith("[1/2] cnn")
+True
+>>> lines[1].startswith("[2/2] tiny") and "left" in lines[1]
+True
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["Progress", "OtherLoad", "format_duration"]
+
+
+def format_duration(seconds: float) -> str:
+    """``"1m05s"``, ``"42s"``.
+
+    Examples
+    --------
+    >>> format_duration(65.2), format_duration(3.4), format_duration(3725)
+    ('1m05s', '3s', '1h02m')
+    """
+    seconds = int(round(seconds))
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    if seconds >= 60:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds}s"
+
+
+def _tqdm() -> Any:
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm
+
+
+class Progress:
+    """``[i/n] label  (elapsed 1m05s, about 2m10s left)`` before each of ``total`` steps.
+
+    The time left assumes the remaining steps take as long as the finished
+    ones did on average; with tqdm installed (and ``use_tqdm``) its bar shows
+    the same instead.
+    """
+
+    def __init__(self, total: int, write: Callable[[str], None] | None = None, use_tqdm: bool = True) -> None:
+        self.total = total
+        self.done = 0
+        self._write = write or (lambda text: print(text, flush=True))
+        self._start = time.monotonic()
+        tqdm = _tqdm() if use_tqdm and write is None else None
+        self._bar = tqdm(total=total, unit="case", dynamic_ncols=True) if tqdm is not None else None
+
+    def step(self, label: str) -> None:
+        """Say that step ``label`` starts (the one before it, if any, has finished)."""
+        if self.done:
+            self._advance()
+        self.done += 1
+        if self._bar is not None:
+            self._bar.set_description(label)
+            return
+        elapsed = time.monotonic() - self._start
+        finished = self.done - 1
+        left = f", about {format_duration(elapsed / finished * (self.total - finished))} left" if finished else ""
+        self._write(f"[{self.done}/{self.total}] {label}  (elapsed {format_duration(elapsed)}{left})")
+
+    def _advance(self) -> None:
+        if self._bar is not None:
+            self._bar.update(1)
+
+    def close(self) -> None:
+        """The last step has finished."""
+        if self.done:
+            self._advance()
+        if self._bar is not None:
+            self._bar.close()
+
+
+def _busy_jiffies() -> tuple[int, int] | None:
+    """(busy, total) CPU time of the whole machine in clock ticks since boot (Linux)."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = [int(value) for value in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return sum(fields[:8]) - idle, sum(fields[:8])
+
+
+def _own_cpu_seconds() -> float:
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+class OtherLoad:
+    """How many cores, on average, other processes kept busy between ``start()`` and ``stop()``.
+
+    ``with OtherLoad() as load: ...`` then ``load.cores``; None where it cannot be told.
+    """
+
+    def __init__(self) -> None:
+        self.cores: float | None = None
+        self._start: tuple[float, tuple[int, int] | None, float, float] | None = None
+
+    def __enter__(self) -> OtherLoad:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+        self._start = (time.monotonic(), _busy_jiffies(), _own_cpu_seconds(), load)
+
+    def stop(self) -> float | None:
+        if self._start is None:
+            return None
+        wall0, jiffies0, own0, load0 = self._start
+        wall, jiffies, own = time.monotonic() - wall0, _busy_jiffies(), _own_cpu_seconds() - own0
+        if jiffies0 is not None and jiffies is not None and wall > 0:
+            ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+            machine_busy = (jiffies[0] - jiffies0[0]) / ticks
+            self.cores = max(0.0, (machine_busy - own) / wall)
+        elif hasattr(os, "getloadavg"):  # no /proc/stat: the load average before the run
+            self.cores = load0
+        return self.cores
+
+    def warning(self, threshold: float = 0.25) -> str | None:
+        """A warning when other processes kept more than ``threshold`` cores busy, else None."""
+        if self.cores is None or self.cores <= threshold:
+            return None
+        return (f"warning: other processes kept about {self.cores:.1f} cores of this machine busy during the run: "
+                "these figures are not the machine's own; rerun on a quiet machine")
