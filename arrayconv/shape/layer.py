@@ -181,6 +181,8 @@ def check_state(config: LayerConfig, state: Any) -> tuple[Any, Any]:
         )
     weight = state["weight"]
     bias = state.get("bias")
+    if config.bias and bias is None:  # torch refuses it too: it would drop the layer's bias
+        raise TypeError("state['bias'] must be an array for a layer with a bias, got None")
     xp = namespace_of(weight=weight, bias=bias)
     dtype_name(xp, "weight", weight)
     if tuple(weight.shape) != config.weight_shape:
