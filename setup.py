@@ -44,6 +44,9 @@ extensions = [
     Extension("arrayconv.execute", ["arrayconv/execute.py"]),
     Extension("arrayconv.shape.arguments", ["arrayconv/shape/arguments.py"]),
     Extension("arrayconv.shape.conv_spec", ["arrayconv/shape/conv_spec.py"]),
+    Extension("arrayconv.shape.memory", ["arrayconv/shape/memory.py"]),
+    # ConvSpec's properties are read several times per call
+    Extension("arrayconv.records", ["arrayconv/records.py"]),
     # OpenMP's thread limit, from the runtime the kernels use
     Extension(
         "arrayconv._openmp",

@@ -93,8 +93,8 @@ class CostModel:
         raise NotImplementedError
 
     def estimate(self, spec: ConvSpec) -> float:
-        if spec.is_empty:
-            return 0.0
+        # an empty call still pays its fixed cost (cost_terms gives just that term),
+        # so that a dedicated backend wins it rather than the first name in order
         return routing.predict(self.cost_terms(spec), routing.constants(config.routing_key()))
 
 

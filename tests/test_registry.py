@@ -109,4 +109,6 @@ def test_zero_batch_with_several_backends(picky):
     """With more than one able backend the estimates run, also for empty outputs."""
     x, w = np.zeros((0, 64, 100), np.float32), np.zeros((64, 64, 3), np.float32)
     assert arrayconv.conv1d(x, w).shape == (0, 64, 98)
-    assert DirectBackend().estimate(arrayconv.shape.normalize(x, w)) == 0.0
+    # an empty call costs only the backend's fixed cost
+    fixed = arrayconv.routing.constants(arrayconv.config.routing_key())["direct_call"]
+    assert DirectBackend().estimate(arrayconv.shape.normalize(x, w)) == fixed
