@@ -20,6 +20,7 @@ Examples
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
 import subprocess
@@ -32,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from . import policy, shape, threads, tune
-from .progress import OtherLoad, Progress
+from .progress import BusyCore, OtherLoad, Progress
 from .functional import conv1d
 from .gradients import conv1d_backward
 
@@ -377,6 +378,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true",
                         help="a quick look (under a minute): 3 rounds of short samples, torch on --threads only "
                         "and not on the long-kernel cases (where one torch call takes seconds)")
+    parser.add_argument("--busy-core", action="store_true",
+                        help="run beside a process that spins on one core (the last usable), to see how the "
+                        "figures hold up on a shared machine; compare with a quiet --threads 1 run")
     parser.add_argument("--gradients", action="store_true",
                         help="instead: time the input, weight and bias gradients against torch's backward")
     parser.add_argument("--routing", action="store_true",
@@ -406,7 +410,8 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.quick:
         args.rounds, args.min_time = min(args.rounds, 3), min(args.min_time, 0.01)
     progress = Progress(len(names))
-    with OtherLoad() as load:
+    competitor = BusyCore() if args.busy_core else contextlib.nullcontext()
+    with competitor, OtherLoad() as load:
         if args.gradients:
             results = compare_gradients(names, args.threads, args.rounds, args.min_time, progress=progress.step)
             progress.close()
@@ -423,7 +428,9 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                               quick=args.quick)
             progress.close()
             print(format_table(results, args.threads))
-    if load.warning():
+    if args.busy_core:
+        print(f"(run beside a process spinning on core {competitor.core})")
+    elif load.warning():
         print(load.warning(), file=sys.stderr)
     if args.gradients:
         return 0

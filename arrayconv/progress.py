@@ -5,7 +5,9 @@ an estimate of the time left (through tqdm's bar when tqdm is installed).
 :class:`OtherLoad` measures how busy the other processes of the machine kept
 its cores while a benchmark ran (Linux: ``/proc/stat`` less this process's
 own CPU time; elsewhere the load average): figures taken on a busy machine
-are not the machine's, and the commands say so.
+are not the machine's, and the commands say so.  :class:`BusyCore` makes
+such a machine on purpose (a spinning process pinned to one core), for the
+benchmark of how the library copes with one (``bench --busy-core``).
 
 Examples
 --------
@@ -23,11 +25,13 @@ True
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["Progress", "OtherLoad", "format_duration"]
+__all__ = ["Progress", "OtherLoad", "BusyCore", "format_duration"]
 
 
 def format_duration(seconds: float) -> str:
@@ -151,3 +155,29 @@ class OtherLoad:
             return None
         return (f"warning: other processes kept about {self.cores:.1f} cores of this machine busy during the run: "
                 "these figures are not the machine's own; rerun on a quiet machine")
+
+
+class BusyCore:
+    """``with BusyCore():`` a process spinning on one core (the last this process may use) meanwhile.
+
+    Linux only (it pins the process with ``taskset``-like affinity); elsewhere
+    the spinning process is not pinned.
+    """
+
+    _SPIN = "while True:\n    pass\n"
+
+    def __init__(self) -> None:
+        cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else [0]
+        self.core = cores[-1]
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> BusyCore:
+        pin = (lambda: os.sched_setaffinity(0, {self.core})) if hasattr(os, "sched_setaffinity") else None
+        self._process = subprocess.Popen([sys.executable, "-c", self._SPIN], preexec_fn=pin)
+        time.sleep(0.2)  # let it start spinning
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait()
