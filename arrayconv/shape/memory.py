@@ -88,10 +88,10 @@ def _check_bytes(needed: int, what: str, limit: int | None, who: str = "this cal
         )
 
 
-def _available_memory() -> int | None:
+def _available_memory(meminfo_path: str = "/proc/meminfo") -> int | None:
     """MemAvailable (Linux: free memory plus what the kernel can reclaim), else the physical memory."""
     try:
-        with open("/proc/meminfo") as meminfo:
+        with open(meminfo_path) as meminfo:
             for line in meminfo:
                 if line.startswith("MemAvailable:"):
                     return int(line.split()[1]) * 1024
