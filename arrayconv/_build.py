@@ -47,8 +47,11 @@ def stale_sources(root: pathlib.Path) -> list[tuple[pathlib.Path, pathlib.Path]]
             sources = [folder / f"{stem}.py", folder / f"{stem}.pyx"]
             if sources[1].exists():
                 sources += sorted(folder.glob("*.h"))
-            built = compiled.stat().st_mtime
-            stale += [(source, compiled) for source in sources if source.exists() and source.stat().st_mtime > built]
+            try:
+                built = compiled.stat().st_mtime
+                stale += [(source, compiled) for source in sources if source.exists() and source.stat().st_mtime > built]
+            except OSError:  # a broken link or a file removed meanwhile: nothing to compare
+                continue
     return stale
 
 

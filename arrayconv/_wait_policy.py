@@ -28,6 +28,7 @@ True
 from __future__ import annotations
 
 import os
+import warnings
 
 __all__ = ["before_loading", "after_loading", "describe"]
 
@@ -39,7 +40,8 @@ def _libgomp_loaded() -> bool:
     """Whether the process has already mapped the system's libgomp (Linux; elsewhere: unknown, False)."""
     try:
         with open("/proc/self/maps") as maps:
-            return any(os.path.basename(line.split()[-1]).startswith("libgomp") for line in maps if "/" in line)
+            # the soname the kernels link (a wheel's hashed copy, libgomp-1a2b.so.1, is another library)
+            return any(os.path.basename(line.split()[-1]).startswith("libgomp.so") for line in maps if "/" in line)
     except OSError:
         return False
 
@@ -48,7 +50,10 @@ def before_loading() -> None:
     """Set the environment the OpenMP runtime reads as it loads (call before the kernels are imported)."""
     chosen = os.environ.get("ARRAYCONV_WAIT_POLICY", "").strip().lower()
     if chosen and chosen not in _CHOICES:
-        raise ValueError(f"ARRAYCONV_WAIT_POLICY must be 'passive' or 'active', got ARRAYCONV_WAIT_POLICY={chosen!r}")
+        # a tuning knob: a typo should not make the package unimportable
+        warnings.warn(f"ARRAYCONV_WAIT_POLICY must be 'passive' or 'active', got ARRAYCONV_WAIT_POLICY={chosen!r}; "
+                      "using 'passive'", RuntimeWarning, stacklevel=3)
+        chosen = "passive"
     if _libgomp_loaded():
         inherited = os.environ.get("OMP_WAIT_POLICY", "")
         _state.update(policy=inherited.lower() or "the OpenMP default",

@@ -110,6 +110,13 @@ def _busy_jiffies() -> tuple[int, int] | None:
     return sum(fields[:8]) - idle, sum(fields[:8])
 
 
+def _load_average() -> float | None:
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):  # not on this system, or not readable
+        return None
+
+
 def _own_cpu_seconds() -> float:
     times = os.times()
     return times.user + times.system + times.children_user + times.children_system
@@ -123,7 +130,7 @@ class OtherLoad:
 
     def __init__(self) -> None:
         self.cores: float | None = None
-        self._start: tuple[float, tuple[int, int] | None, float, float] | None = None
+        self._start: tuple[float, tuple[int, int] | None, float, float | None] | None = None
 
     def __enter__(self) -> OtherLoad:
         self.start()
@@ -133,8 +140,7 @@ class OtherLoad:
         self.stop()
 
     def start(self) -> None:
-        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
-        self._start = (time.monotonic(), _busy_jiffies(), _own_cpu_seconds(), load)
+        self._start = (time.monotonic(), _busy_jiffies(), _own_cpu_seconds(), _load_average())
 
     def stop(self) -> float | None:
         if self._start is None:
@@ -145,7 +151,7 @@ class OtherLoad:
             ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
             machine_busy = (jiffies[0] - jiffies0[0]) / ticks
             self.cores = max(0.0, (machine_busy - own) / wall)
-        elif hasattr(os, "getloadavg"):  # no /proc/stat: the load average before the run
+        else:  # no /proc/stat: the load average before the run, where there is one
             self.cores = load0
         return self.cores
 

@@ -52,3 +52,9 @@ def test_no_warning_when_up_to_date_or_installed(tmp_path):
         warnings.simplefilter("error")
         _build.warn_if_stale(str(root / "arrayconv"))
         _build.warn_if_stale(str(installed / "arrayconv"))
+
+
+def test_a_broken_link_among_the_compiled_modules_is_skipped(tmp_path):
+    root = checkout(tmp_path, {"arrayconv/plain.py": 2000})
+    (root / "arrayconv" / f"plain{SUFFIX}").symlink_to(root / "nowhere.so")  # listed by glob, not stat-able
+    assert _build.stale_sources(root) == []
