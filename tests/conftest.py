@@ -48,3 +48,18 @@ BACKENDS = arrayconv.backends.available()
 def backend_name(request):
     """Each registered, loadable backend in turn."""
     return request.param
+
+
+@pytest.fixture
+def clean(monkeypatch, tmp_path):
+    """No settings in code, environment or file; everything re-read on the way out."""
+    config = arrayconv.config
+    for variable in ("ARRAYCONV_BACKEND", "ARRAYCONV_SKIP", "ARRAYCONV_NUM_THREADS", "ARRAYCONV_CONFIG"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "nowhere"))
+    config.reload()
+    yield monkeypatch
+    for key in config.KEYS:
+        config.set_config(**{key: None})
+    monkeypatch.undo()
+    config.reload()

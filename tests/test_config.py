@@ -24,18 +24,7 @@ class _Counting(DirectBackend):
         return super().run(spec, x, w, b)
 
 
-@pytest.fixture
-def clean(monkeypatch, tmp_path):
-    """No environment settings, no user file; re-read on the way out."""
-    for variable in ("ARRAYCONV_BACKEND", "ARRAYCONV_SKIP", "ARRAYCONV_NUM_THREADS", "ARRAYCONV_CONFIG"):
-        monkeypatch.delenv(variable, raising=False)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "nowhere"))
-    config.reload()
-    yield monkeypatch
-    for key in config.KEYS:
-        config.set_config(**{key: None})
-    monkeypatch.undo()
-    config.reload()
+# the `clean` fixture (no settings anywhere) is conftest.py's
 
 
 @pytest.fixture

@@ -49,18 +49,7 @@ LONG = spec_of((4, 16, 32768), (16, 16, 2049), padding=1024)
 SHORT = spec_of((8, 64, 4096), (64, 64, 3), padding=1)
 
 
-@pytest.fixture
-def clean(monkeypatch, tmp_path):
-    """No settings in code, environment or file; everything re-read on the way out."""
-    for variable in ("ARRAYCONV_BACKEND", "ARRAYCONV_SKIP", "ARRAYCONV_NUM_THREADS", "ARRAYCONV_CONFIG"):
-        monkeypatch.delenv(variable, raising=False)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "nowhere"))
-    config.reload()
-    yield monkeypatch
-    for key in config.KEYS:
-        config.set_config(**{key: None})
-    monkeypatch.undo()
-    config.reload()
+# the `clean` fixture (no settings anywhere) is conftest.py's
 
 
 def _cost_model_choice(spec, device="cpu"):
