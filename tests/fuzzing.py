@@ -163,6 +163,12 @@ def check(kwargs: dict, backend: str) -> None:
     if not arrays_ok:
         assert ours is not None, "a non-array argument was accepted"
         return
+    if _torch_footprint(kwargs) > MEMORY_LIMIT:
+        # torch would pad (F.pad allocates before conv1d checks its other
+        # arguments) or compute an array past the limit and could exhaust the
+        # machine: arrayconv must have refused it, or computed it within the limit
+        assert ours is not None or result.nbytes <= MEMORY_LIMIT
+        return
     args = [kwargs[n] for n in ("input", "weight", "bias", "stride", "padding", "dilation", "groups", "padding_mode")]
     if ours is None and result.size and _large(kwargs):
         # torch's own buffers for such a call can run to gigabytes: compare with
@@ -198,6 +204,23 @@ def check(kwargs: dict, backend: str) -> None:
         if not np.isfinite(scale):
             scale = float(np.abs(np.where(finite, wide, 0)).max())
         assert_close(np.where(finite, result, 0), np.where(finite, wide, 0), scale, result.dtype.name)
+
+
+def _torch_footprint(kwargs: dict) -> float:
+    """A bound on the bytes torch's padded input and output could take for these arguments."""
+    x, w = kwargs["input"], kwargs["weight"]
+    rows = max(x.size // max(x.shape[-1], 1), 1) if x.ndim else 1
+    rows *= max(w.shape[0], 1) if w.ndim else 1
+    length = x.shape[-1] if x.ndim else 1
+    kernel = w.shape[-1] if w.ndim else 1
+
+    def size(name):
+        value = kwargs[name]
+        value = value[0] if isinstance(value, (tuple, list)) and len(value) == 1 else value
+        return abs(int(value)) if isinstance(value, (int, np.integer)) else 0
+
+    padding = 2 * size("padding") if kwargs["padding"] != "same" else max(size("dilation"), 1) * kernel
+    return 16.0 * rows * (length + padding)
 
 
 def _large(kwargs: dict) -> bool:
