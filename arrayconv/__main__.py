@@ -24,7 +24,6 @@ import numpy as np
 
 from . import __version__, _interop, _wait_policy, bench, config, policy, registry, shape, threads, tune
 from .explain import explain
-from .backends import _mkl_runtime
 from .module import Conv1d
 
 
@@ -68,16 +67,14 @@ def info() -> int:
     print(f"backends available: {', '.join(registry.available()) or 'none'}")
     for name, reason in registry.unavailable().items():
         print(f"  not loadable: {name} ({reason})")
-    if "fft" in registry.available():
-        import mkl_fft
-
-        print(f"  fft: mkl-fft {mkl_fft.__version__}, MKL threading layer {_mkl_runtime.threading_layer()} "
-              f"(MKL_THREADING_LAYER={os.environ.get('MKL_THREADING_LAYER', 'unset')})")
     try:
         settings = config.describe()
     except (TypeError, ValueError) as error:
         print(f"configuration error: {error}")
         return 1
+    if "fft" in registry.available():
+        print(f"  fft engine: {registry.get('fft').describe_engine()} "
+              f"(MKL_THREADING_LAYER={os.environ.get('MKL_THREADING_LAYER', 'unset')})")
     named = os.environ.get("ARRAYCONV_CONFIG")
     path = named or config.user_config_path()
     state = "exists" if os.path.exists(path) else "absent"

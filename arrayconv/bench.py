@@ -37,7 +37,7 @@ from .progress import BusyCore, OtherLoad, Progress
 from .functional import conv1d
 from .gradients import conv1d_backward
 
-__all__ = ["CASES", "BenchCase", "make_arrays", "gemm_rate", "compare", "main"]
+__all__ = ["CASES", "FFT_CASES", "BenchCase", "make_arrays", "gemm_rate", "compare", "main"]
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,11 @@ CASES: dict[str, BenchCase] = {
     "fir_1ch": BenchCase((1, 1, 1000000), (1, 1, 4001), scipy=True, max_rounds=5),
     # torch's float64 path tries to allocate tens of GB here
     "long_f64": BenchCase((4, 16, 32768), (16, 16, 2049), dict(padding=1024), "float64", torch=False),
+    # a complex128 long FIR (radio and radar baseband signals)
+    "fir_c128": BenchCase((1, 1, 262144), (1, 1, 2049), {}, "complex128", scipy=True, max_rounds=5),
 }
+# The cases the fft backend serves (timed with each FFT engine by asv's FFTEngines).
+FFT_CASES = ("long_kernel", "fir_1ch", "long_f64", "fir_c128")
 
 
 def make_arrays(case: BenchCase, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

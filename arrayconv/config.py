@@ -7,7 +7,8 @@ Each setting is looked up, most specific first, in:
    and asyncio tasks);
 3. :func:`set_config` (process-wide);
 4. environment variables: ``ARRAYCONV_BACKEND`` (a name, or ``auto``), ``ARRAYCONV_SKIP``
-   (comma-separated), ``ARRAYCONV_NUM_THREADS``, ``ARRAYCONV_MEMORY_LIMIT`` (bytes);
+   (comma-separated), ``ARRAYCONV_NUM_THREADS``, ``ARRAYCONV_MEMORY_LIMIT`` (bytes),
+   ``ARRAYCONV_DETERMINISTIC``, ``ARRAYCONV_FFT_ENGINE`` (``auto``, ``mkl`` or ``scipy``);
 5. a TOML file: the one ``ARRAYCONV_CONFIG`` names, else
    ``config.toml`` in the user's config directory
    (``$XDG_CONFIG_HOME/arrayconv``, ``~/.config/arrayconv``, or
@@ -25,6 +26,7 @@ The file holds the same keys at the top level::
     threads = 2
     memory_limit = 8000000000   # bytes a call may use (default: what is available)
     deterministic = true        # GPU: only bitwise-reproducible algorithms (the CPU always is)
+    fft_engine = "scipy"        # the fft backend's transforms: "auto" (MKL if installed), "mkl", "scipy"
     [routing]                   # constants of the cost models (arrayconv.routing)
     fft_call = 5.7e-5
 """
@@ -46,10 +48,13 @@ __all__ = [
     "user_config_path",
 ]
 
-KEYS = ("backend", "skip", "threads", "routing", "memory_limit", "deterministic")
+KEYS = ("backend", "skip", "threads", "routing", "memory_limit", "deterministic", "fft_engine")
 DEFAULTS: dict[str, Any] = {
     "backend": None, "skip": (), "threads": None, "routing": (), "memory_limit": None, "deterministic": True,
+    "fft_engine": None,
 }
+# The fft backend's transform engines (None: "auto", MKL where installed, else pocketfft).
+FFT_ENGINES = ("mkl", "scipy")
 
 
 def _default(key: str) -> Any:
@@ -85,6 +90,11 @@ def _validate(key: str, value: Any, source: str) -> Any:
         if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v for v in value):
             raise TypeError(f"skip must be a list of backend names, got skip={value!r}{where}")
         return tuple(value)
+    if key == "fft_engine":
+        if isinstance(value, str) and value.strip().lower() in ("auto", *FFT_ENGINES):
+            value = value.strip().lower()
+            return None if value == "auto" else value
+        raise ValueError(f"fft_engine must be 'auto', 'mkl' or 'scipy', got fft_engine={value!r}{where}")
     if key == "deterministic":
         if isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "0", "false", "no"):
             value = value.strip().lower() in ("1", "true", "yes")
@@ -156,6 +166,7 @@ _ENVIRONMENT = {
     "threads": "ARRAYCONV_NUM_THREADS",
     "memory_limit": "ARRAYCONV_MEMORY_LIMIT",
     "deterministic": "ARRAYCONV_DETERMINISTIC",
+    "fft_engine": "ARRAYCONV_FFT_ENGINE",
 }
 
 
@@ -258,7 +269,7 @@ def get_config() -> dict[str, Any]:
     Examples
     --------
     >>> sorted(get_config())
-    ['backend', 'deterministic', 'memory_limit', 'routing', 'skip', 'threads']
+    ['backend', 'deterministic', 'fft_engine', 'memory_limit', 'routing', 'skip', 'threads']
     """
     return {key: lookup(key)[0] for key in KEYS}
 

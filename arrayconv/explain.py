@@ -7,7 +7,7 @@ from typing import Any
 
 import array_api_compat
 
-from . import _interop, policy, shape
+from . import _interop, policy, registry, shape
 
 __all__ = ["explain", "Explanation"]
 
@@ -33,6 +33,9 @@ class Explanation:
         Why the backend the routing chose gives these values to ``backend``
         (the fft backend does for NaN, Inf or huge values); only for arrays,
         whose values explain reads.
+    engines : dict of str to str
+        For backends that run on an engine of their own (the fft backend:
+        MKL or pocketfft), which one and why.
     """
 
     backend: str
@@ -41,6 +44,7 @@ class Explanation:
     unable: dict[str, str] = field(default_factory=dict)
     spec: shape.ConvSpec | None = None
     handed_over: str | None = None
+    engines: dict[str, str] = field(default_factory=dict)
 
     def __str__(self) -> str:
         lines = [f"backend: {self.backend} (chosen by {self.source})"]
@@ -49,6 +53,8 @@ class Explanation:
         for name, seconds in sorted(self.estimates.items(), key=lambda item: item[1]):
             marker = "*" if name == self.backend else " "
             lines.append(f"  {marker} {name:<10} estimate {_format_seconds(seconds)}")
+            if name in self.engines:
+                lines.append(f"      {'':<10} engine: {self.engines[name]}")
         for name, reason in sorted(self.unable.items()):
             lines.append(f"    {name:<10} not a candidate: {reason}")
         return "\n".join(lines)
@@ -136,5 +142,7 @@ def explain(
                               _interop.to_numpy(w, "weight", spec.compute_dtype))
         if handover is not None:
             runs_on, handed_over = handover[0], f"{decision.backend.name} gives this call to {handover[0]}: {handover[1]}"
+    engines = {name: registry.get(name).describe_engine() for name in decision.estimates
+               if hasattr(registry.get(name), "describe_engine")}
     return Explanation(backend=runs_on, source=decision.source, estimates=decision.estimates,
-                       unable=decision.unable, spec=spec, handed_over=handed_over)
+                       unable=decision.unable, spec=spec, handed_over=handed_over, engines=engines)

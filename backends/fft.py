@@ -1,4 +1,4 @@
-"""The ``fft`` backend: overlap-save convolution with MKL's FFTs (mkl-fft).
+"""The ``fft`` backend: overlap-save convolution with MKL's FFTs (mkl-fft), or SciPy's pocketfft.
 
 Every call is reduced to a stride-1, undilated correlation (see
 ``_fft_kernels.pyx``): stride phases become extra input channels, dilation
@@ -10,6 +10,9 @@ transform in chunks of bounded memory, the input channels are summed per
 frequency (a batched GEMM, or vectorised loops for few channels per group),
 and the inverse transform gives the outputs.  Groups are contracted per group:
 the weight is never padded to dense.
+
+The transforms run on MKL where mkl-fft is installed and on SciPy's
+pocketfft elsewhere (``_fft_engines``; the ``fft_engine`` setting forces one).
 
 Non-finite input would spread over the whole output in the frequency domain,
 and values near the dtype's limit could overflow a spectrum: such calls run on
@@ -32,7 +35,7 @@ from arrayconv.padding import MODE_CODE
 from arrayconv.records import ConvSpec
 from arrayconv.registry import CostModel
 
-from . import _blas_threads, _mkl_runtime
+from . import _blas_threads, _fft_engines
 from .direct import DirectBackend
 from ._fft_kernels import (
     contract_gemm,
@@ -41,8 +44,6 @@ from ._fft_kernels import (
     scatter_frames,
     tile_buffer_size,
 )
-
-mkl_fft = _mkl_runtime.load()
 
 _COMPLEX = {"float32": np.complex64, "float64": np.complex128, "complex64": np.complex64, "complex128": np.complex128}
 _NO_BIAS = {name: np.zeros(0, dtype=name) for name in _COMPLEX}
@@ -109,9 +110,11 @@ class FFTPlan(NamedTuple):
     threads: int
     terms: tuple[tuple[str, float], ...]  # cost terms (routing.TERMS), per thread
     seconds: float  # predicted time
+    engine: str  # the transform engine (_fft_engines)
 
 
-def _terms(spec: ConvSpec, n: int, blocks: int, residues: int, use_gemm: bool) -> dict[str, float]:
+def _terms(spec: ConvSpec, n: int, blocks: int, residues: int, use_gemm: bool,
+           transform_term: str) -> dict[str, float]:
     """Cost terms of one plan on one thread, in float32/complex64 units."""
     is_complex = np.dtype(spec.compute_dtype).kind == "c"
     width = PRECISION_WIDTH[spec.compute_dtype]
@@ -123,7 +126,7 @@ def _terms(spec: ConvSpec, n: int, blocks: int, residues: int, use_gemm: bool) -
     macs = columns * freqs * spec.output_channels * spec.in_channels_per_group * spec.stride * width
     return {
         "fft_call": 1.0,
-        "fft_transform": transforms * per_transform,
+        transform_term: transforms * per_transform,
         "fft_copy": columns * n * (phases_in + spec.output_channels) * (2 if is_complex else 1) * width,
         "fft_contract_gemm_mac" if use_gemm else "fft_contract_tiles_mac": float(macs),
     }
@@ -135,9 +138,10 @@ def _per_thread(terms: dict[str, float], num_threads: int) -> dict[str, float]:
 
 
 @functools.lru_cache(maxsize=512)
-def _plan(spec: ConvSpec, configured_threads: int, routing_key: tuple) -> FFTPlan:
-    """The cheapest transform length for ``spec`` under the cost model (cached)."""
+def _plan(spec: ConvSpec, configured_threads: int, routing_key: tuple, engine: str) -> FFTPlan:
+    """The cheapest transform length for ``spec`` under the cost model and ``engine``'s costs (cached)."""
     constants = routing.constants(routing_key)
+    transform_term = _fft_engines.get(engine).transform_term
     stride, dilation = spec.stride, spec.dilation
     taps = -(-spec.kernel_size // stride)
     residues = min(dilation, spec.length_out)
@@ -151,7 +155,7 @@ def _plan(spec: ConvSpec, configured_threads: int, routing_key: tuple) -> FFTPla
     for n in candidates.tolist():
         block = n - taps + 1
         blocks = -(-outputs // block)
-        terms = _terms(spec, n, blocks, residues, use_gemm)
+        terms = _terms(spec, n, blocks, residues, use_gemm, transform_term)
         seconds = routing.predict(terms, constants)
         if best is None or seconds < best[0]:
             best = (seconds, n, block, blocks, terms)
@@ -172,7 +176,7 @@ def _plan(spec: ConvSpec, configured_threads: int, routing_key: tuple) -> FFTPla
     chunk_columns = max(1, min(columns, _CHUNK_BYTES // max(per_column, 1)))
     return FFTPlan(length=n, block=block, taps=taps, residues=residues, blocks=blocks, columns=columns,
                    chunk_columns=chunk_columns, use_gemm=use_gemm, threads=num_threads,
-                   terms=tuple(terms.items()), seconds=seconds)
+                   terms=tuple(terms.items()), seconds=seconds, engine=engine)
 
 
 def _weight_spectrum(spec: ConvSpec, w: np.ndarray, plan: FFTPlan,
@@ -194,29 +198,25 @@ def _weight_spectrum(spec: ConvSpec, w: np.ndarray, plan: FFTPlan,
         padded[:, :, :ksize] = w
         w = padded.reshape(cout, cin_g, taps, stride).transpose(0, 1, 3, 2).reshape(cout, cin_g * stride, taps)
     reversed_taps = w[:, :, ::-1]
-    transform = mkl_fft.fft if np.iscomplexobj(w) else mkl_fft.rfft
+    engine = _fft_engines.get(plan.engine)
+    is_complex = np.iscomplexobj(w)
     if not plan.use_gemm:
         if scratch is None:
             # mkl_fft may return other memory orders (where an axis has length 1)
-            return np.ascontiguousarray(transform(np.ascontiguousarray(reversed_taps), n=plan.length, axis=-1))
+            return np.ascontiguousarray(engine.spectrum(np.ascontiguousarray(reversed_taps), n=plan.length, axis=-1,
+                                                        is_complex=is_complex))
         frame, spectrum = scratch
         frame[:, :, :taps] = reversed_taps
         frame[:, :, taps:] = 0
-        _transform(transform, frame, spectrum)
+        engine.forward(frame, spectrum, is_complex=is_complex, threads=plan.threads)
         return spectrum
     # One matrix per group and frequency.  Transforming along the first axis
     # of (K', C_out, C') writes the spectrum frequency-major, far cheaper
     # than transposing it afterwards.
-    spectrum = transform(np.ascontiguousarray(reversed_taps.transpose(2, 0, 1)), n=plan.length, axis=0)
+    spectrum = engine.spectrum(np.ascontiguousarray(reversed_taps.transpose(2, 0, 1)), n=plan.length, axis=0,
+                               is_complex=is_complex)
     groups = spec.groups
     return np.ascontiguousarray(spectrum.reshape(-1, groups, cout // groups, cin_g * stride).transpose(1, 0, 2, 3))
-
-
-def _transform(function: Any, source: np.ndarray, out: np.ndarray, **options: Any) -> None:
-    """``out[...] = function(source, axis=-1, **options)``, in place where mkl_fft allows."""
-    result = function(source, axis=-1, out=out, **options)
-    if result is not out:
-        out[...] = result
 
 
 def _peak(a: np.ndarray) -> float:
@@ -246,7 +246,7 @@ def _fits(spec: ConvSpec, plan: FFTPlan, x: np.ndarray, w: np.ndarray) -> bool:
 
 
 class FFTBackend(CostModel):
-    """MKL FFT overlap-save on the CPU: every dtype, padding mode, stride, dilation and group layout.
+    """FFT overlap-save on the CPU (MKL, else pocketfft): every dtype, padding mode, stride, dilation and group layout.
 
     Chosen automatically for long kernels; results agree with the direct
     backend within rounding.
@@ -266,6 +266,9 @@ class FFTBackend(CostModel):
     def supports(self, spec: ConvSpec, device: str) -> str | None:
         if device != "cpu":
             return f"runs on the CPU only, the arrays are on {device!r}"
+        engine, reason = self.engine()
+        if engine is None:
+            return f"fft_engine={config.lookup('fft_engine')[0]!r} ({config.lookup('fft_engine')[1]}), but {reason}"
         if -(-spec.kernel_size // spec.stride) > _MAX_LENGTH:
             return f"kernel longer than the longest transform ({_MAX_LENGTH})"
         # frames step through the input by stride * dilation: keep their index
@@ -274,9 +277,21 @@ class FFTBackend(CostModel):
             return "stride * dilation too large for the frames' index arithmetic"
         return None
 
+    def engine(self) -> tuple[_fft_engines.MKLEngine | _fft_engines.ScipyEngine | None, str]:
+        """``(engine, why)``: the transform engine calls run on now (None if the one forced cannot load)."""
+        return _fft_engines.resolve(config.lookup("fft_engine")[0])
+
+    def describe_engine(self) -> str:
+        """The engine in use and why, in words (for explain and ``python -m arrayconv info``)."""
+        engine, reason = self.engine()
+        return f"unavailable: {reason}" if engine is None else f"{engine.describe()}; {reason}"
+
     def plan(self, spec: ConvSpec) -> FFTPlan:
         """The plan a call of ``spec`` runs with now (settings included)."""
-        return _plan(spec, threads.get(), config.routing_key())
+        engine, reason = self.engine()
+        if engine is None:
+            raise ValueError(f"the fft backend cannot run: {reason}")
+        return _plan(spec, threads.get(), config.routing_key(), engine.name)
 
     def cost_terms(self, spec: ConvSpec) -> dict[str, float]:
         """The call's cost terms now (see :mod:`arrayconv.routing`), work divided among its threads."""
@@ -320,15 +335,15 @@ class FFTBackend(CostModel):
             return _DIRECT.run(spec, x, w, b)
         num_threads = effective_threads(plan)
         out = np.empty(spec.output_shape, dtype=dtype)
-        with _mkl_runtime.ThreadLimit(num_threads):
+        with _fft_engines.get(plan.engine).threads(num_threads):
             _run_plan(spec, plan, x, w, b, out, num_threads)
         return out
 
 
 def effective_threads(plan: FFTPlan) -> int:
-    """The plan's thread count within OpenMP's and MKL's own limits now
+    """The plan's thread count within OpenMP's and the engine's own limits now
     (``OMP_NUM_THREADS``, threadpoolctl's ``threadpool_limits``)."""
-    return max(1, min(plan.threads, omp_max_threads(), _mkl_runtime.max_threads()))
+    return max(1, min(plan.threads, omp_max_threads(), _fft_engines.get(plan.engine).max_threads()))
 
 
 _local = threading.local()
@@ -396,12 +411,13 @@ def _run_plan(spec: ConvSpec, plan: FFTPlan, x: np.ndarray, w: np.ndarray, b: np
         weights = _weight_spectrum(spec, w, plan, (weight_frame, weights))
     bias = _NO_BIAS[dtype] if b is None else b
     mode = MODE_CODE[spec.padding_mode]
+    engine = _fft_engines.get(plan.engine)
     for first in range(0, plan.columns, chunk):
         count = min(chunk, plan.columns - first)
         frame_view = frames[:count]
         gather_frames(x, frame_view, first, plan.blocks, plan.block, plan.residues, spec.stride,
                       spec.dilation, spec.pad_left, spec.padded_length, mode, num_threads)
-        _transform(mkl_fft.fft if is_complex else mkl_fft.rfft, frame_view, spectra[:count])
+        engine.forward(frame_view, spectra[:count], is_complex=is_complex, threads=num_threads)
         if plan.use_gemm:
             if pin is None:
                 contract_gemm(spectra[:count], weights, products[:count], freq_chunk, gemm_threads, work)
@@ -411,9 +427,6 @@ def _run_plan(spec: ConvSpec, plan: FFTPlan, x: np.ndarray, w: np.ndarray, b: np
         else:
             contract_tiles(spectra[:count].view(real), weights.view(real), products[:count].view(real),
                            spec.groups, column_block, num_threads, work)
-        if is_complex:
-            _transform(mkl_fft.ifft, products[:count], out_frames[:count])
-        else:
-            _transform(mkl_fft.irfft, products[:count], out_frames[:count], n=n)
+        engine.inverse(products[:count], out_frames[:count], n=n, is_complex=is_complex, threads=num_threads)
         scatter_frames(out_frames[:count], out, bias, b is not None, first, plan.blocks, plan.block,
                        plan.residues, spec.dilation, plan.taps - 1, num_threads)

@@ -5,7 +5,12 @@ import os
 import pytest
 from hypothesis import HealthCheck, settings
 
-import arrayconv
+import hide_mkl
+
+if os.environ.get(hide_mkl.VARIABLE):
+    hide_mkl.install()
+
+import arrayconv  # noqa: E402  (after the blocker, which must see every import)
 
 settings.register_profile(
     "default",
@@ -23,7 +28,8 @@ settings.register_profile(
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
-CONFIG_VARIABLES = ("ARRAYCONV_BACKEND", "ARRAYCONV_SKIP", "ARRAYCONV_NUM_THREADS", "ARRAYCONV_CONFIG")
+CONFIG_VARIABLES = ("ARRAYCONV_BACKEND", "ARRAYCONV_SKIP", "ARRAYCONV_NUM_THREADS", "ARRAYCONV_CONFIG",
+                    "ARRAYCONV_MEMORY_LIMIT", "ARRAYCONV_DETERMINISTIC", "ARRAYCONV_FFT_ENGINE")
 
 
 @pytest.fixture(autouse=True, scope="session")

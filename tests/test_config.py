@@ -123,6 +123,7 @@ def test_context_is_local_to_asyncio_tasks(clean):
         ("ARRAYCONV_NUM_THREADS", "0", "environment variable ARRAYCONV_NUM_THREADS"),
         ("ARRAYCONV_NUM_THREADS", "many", "environment variable ARRAYCONV_NUM_THREADS"),
         ("ARRAYCONV_CONFIG", "/nonexistent/arrayconv.toml", "ARRAYCONV_CONFIG names"),
+        ("ARRAYCONV_FFT_ENGINE", "fftw", "got fft_engine='fftw' .from environment variable ARRAYCONV_FFT_ENGINE"),
     ],
 )
 def test_bad_environment_names_its_source(clean, variable, value, text):
@@ -172,6 +173,8 @@ def test_user_config_file_is_found(clean, tmp_path):
         (dict(backend=3), TypeError, "backend=3"),
         (dict(skip=[1]), TypeError, "skip=[1]"),
         (dict(colour="blue"), ValueError, "unknown setting 'colour'"),
+        (dict(fft_engine="fftw"), ValueError, "fft_engine must be 'auto', 'mkl' or 'scipy', got fft_engine='fftw'"),
+        (dict(fft_engine=1), ValueError, "fft_engine=1"),
     ],
 )
 def test_bad_set_config(clean, settings, error, text):
@@ -235,3 +238,35 @@ def test_fork_inside_a_context_gives_the_child_one_thread(clean):
         child.start()
         child.join(30)
     assert queue.get(timeout=5) == (1, "one thread after fork")
+
+
+@pytest.mark.parametrize("layer", ["file", "environment", "set_config", "context"])
+def test_fft_engine_setting_from_every_layer(clean, tmp_path, layer):
+    from arrayconv.backends import fft
+
+    x, w = np.ones((1, 1, 3000)), np.ones((1, 1, 300))
+    spec = arrayconv.shape.normalize(x, w)
+    if layer == "file":
+        path = tmp_path / "engine.toml"
+        path.write_text('fft_engine = "scipy"\n')
+        clean.setenv("ARRAYCONV_CONFIG", str(path))
+        config.reload()
+    elif layer == "environment":
+        clean.setenv("ARRAYCONV_FFT_ENGINE", "SciPy")
+        config.reload()
+    elif layer == "set_config":
+        arrayconv.set_config(fft_engine="scipy")
+    try:
+        if layer == "context":
+            with arrayconv.config_context(fft_engine="scipy"):
+                assert fft.FFTBackend().plan(spec).engine == "scipy"
+                y = arrayconv.conv1d(x, w, backend="fft")
+        else:
+            assert config.lookup("fft_engine")[0] == "scipy"
+            assert fft.FFTBackend().plan(spec).engine == "scipy"
+            y = arrayconv.conv1d(x, w, backend="fft")
+    finally:
+        arrayconv.set_config(fft_engine=None)
+    np.testing.assert_allclose(y, arrayconv.conv1d(x, w, backend="direct"), rtol=1e-10)
+    with arrayconv.config_context(fft_engine="auto"):
+        assert config.lookup("fft_engine") == (None, "config_context")

@@ -16,9 +16,45 @@ import arrayconv
 from oracle import assert_close, assert_matches_torch, reference
 from strategies import Case, _random_array
 
-fft = pytest.importorskip("arrayconv.backends.fft", reason="mkl-fft is not installed on this platform")
+from arrayconv.backends import _fft_engines, fft
 
 MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+@pytest.fixture(autouse=True, params=_fft_engines.ENGINES)
+def engine(request):
+    """Every test of this module once per transform engine (MKL, pocketfft); test_fft_without_mkl.py
+    runs the module again with mkl_fft hidden from the import."""
+    chosen = _fft_engines.get(request.param)
+    if not chosen.available():
+        pytest.skip(f"the {request.param} engine cannot load here: {chosen.unavailable_reason()}")
+    arrayconv.set_config(fft_engine=request.param)
+    try:
+        yield chosen
+    finally:
+        arrayconv.set_config(fft_engine=None)
+
+
+def test_the_engine_setting_is_the_one_used(engine):
+    x, w = np.ones((1, 1, 3000), np.float32), np.ones((1, 1, 300), np.float32)
+    spec = arrayconv.shape.normalize(x, w)
+    assert fft.FFTBackend().plan(spec).engine == engine.name
+    explained = arrayconv.explain(x, w, backend="fft")
+    assert explained.engines["fft"].startswith(engine.describe().split(" ")[0])
+    assert "forced by the fft_engine setting" in str(explained)
+
+
+def test_auto_takes_mkl_where_installed_else_pocketfft():
+    arrayconv.set_config(fft_engine="auto")
+    chosen, reason = fft.FFTBackend().engine()
+    if _fft_engines.get("mkl").available():
+        assert chosen.name == "mkl" and "first choice" in reason
+    else:
+        assert chosen.name == "scipy" and "mkl-fft is not installed" in reason
+    spec = arrayconv.shape.normalize(np.ones((1, 1, 3000)), np.ones((1, 1, 300)))
+    assert fft.FFTBackend().plan(spec).engine == chosen.name
+    # each engine is priced by its own transform constant
+    assert dict(fft.FFTBackend().plan(spec).terms).get(chosen.transform_term, 0) > 0
 
 
 @st.composite

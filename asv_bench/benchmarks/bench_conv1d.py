@@ -6,7 +6,8 @@ Run in the current environment with ``asv run --python=same --quick``.
 """
 
 import arrayconv
-from arrayconv.bench import CASES, make_arrays
+from arrayconv.backends._fft_engines import ENGINES
+from arrayconv.bench import CASES, FFT_CASES, make_arrays
 
 THREADS = 2
 
@@ -74,6 +75,27 @@ class ScipyReference:
 
     def time_oaconvolve(self, case):
         self.oaconvolve(self.signal, self.taps, mode="valid")
+
+
+class FFTEngines:
+    """The fft backend's cases on each transform engine (MKL where installed, SciPy's pocketfft)."""
+
+    params = (list(FFT_CASES), [name for name, engine in ENGINES.items() if engine.available()])
+    param_names = ["case", "engine"]
+    timeout = 300
+
+    def setup(self, case, engine):
+        arrayconv.threads.set_num_threads(THREADS)
+        arrayconv.set_config(fft_engine=engine)
+        self.x, self.w, self.b = make_arrays(CASES[case])
+        self.kwargs = CASES[case].kwargs
+        arrayconv.conv1d(self.x, self.w, self.b, backend="fft", **self.kwargs)  # plans and spectra warmed
+
+    def teardown(self, case, engine):
+        arrayconv.set_config(fft_engine=None)
+
+    def time_conv1d(self, case, engine):
+        arrayconv.conv1d(self.x, self.w, self.b, backend="fft", **self.kwargs)
 
 
 class CallOverhead:

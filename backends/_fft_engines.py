@@ -1,0 +1,161 @@
+"""The transform engines of the fft backend: MKL (mkl-fft) first, SciPy's pocketfft where it is absent.
+
+Both run the same overlap-save plans; they differ in speed (each has its own
+transform constant in the cost model, ``fft_transform`` for MKL,
+``fft_pocketfft_transform`` for pocketfft), in how threads are given (MKL
+reads a per-thread limit, pocketfft a ``workers`` argument) and in whether a
+transform can write into a given array (MKL can; pocketfft returns a new
+one, copied into place).
+
+The ``fft_engine`` setting (:mod:`arrayconv.config`; ``ARRAYCONV_FFT_ENGINE``)
+picks one: ``"auto"`` (MKL where importable, else pocketfft), ``"mkl"`` or
+``"scipy"``.
+
+Examples
+--------
+>>> import numpy as np
+>>> engine = get("scipy")
+>>> engine.name, engine.available()
+('scipy', True)
+>>> spectrum = engine.spectrum(np.ones((1, 4)), n=4, axis=-1, is_complex=False)
+>>> np.round(spectrum.real, 12)
+array([[4., 0., 0.]])
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import scipy
+import scipy.fft
+
+from . import _mkl_runtime  # imports mkl_fft only when load() is called
+
+__all__ = ["ENGINES", "MKLEngine", "ScipyEngine", "get", "resolve"]
+
+
+class MKLEngine:
+    """mkl-fft, with MKL on GNU OpenMP and per-call thread limits (see ``_mkl_runtime``)."""
+
+    name = "mkl"
+    transform_term = "fft_transform"
+
+    def __init__(self) -> None:
+        self._loaded: Any = None  # the mkl_fft module once imported, False if it cannot be
+
+    @property
+    def _module(self) -> Any:
+        if self._loaded is None:
+            try:
+                self._loaded = _mkl_runtime.load()
+            except ImportError:
+                self._loaded = False
+        if self._loaded is False:
+            raise ImportError(self.unavailable_reason())
+        return self._loaded
+
+    def available(self) -> bool:
+        if self._loaded is None:
+            with contextlib.suppress(ImportError):
+                _ = self._module  # loads it, or records that it cannot load
+        return bool(self._loaded)
+
+    def unavailable_reason(self) -> str:
+        return "mkl-fft is not installed (it is published for x86-64 Linux and Windows)"
+
+    def describe(self) -> str:
+        return (f"mkl-fft {self._module.__version__} (MKL threading layer {_mkl_runtime.threading_layer()}, "
+                f"{_mkl_runtime.max_threads()} threads at most)")
+
+    def max_threads(self) -> int:
+        _ = self._module  # MKL's runtime is reachable only once loaded
+        return _mkl_runtime.max_threads()
+
+    @contextlib.contextmanager
+    def threads(self, count: int) -> Iterator[None]:
+        with _mkl_runtime.ThreadLimit(count):
+            yield
+
+    def forward(self, source: np.ndarray, out: np.ndarray, *, is_complex: bool, threads: int) -> None:
+        """``out[...]`` = the transform of ``source`` along its last axis (threads: see :meth:`threads`)."""
+        function = self._module.fft if is_complex else self._module.rfft
+        _into(function(source, axis=-1, out=out), out)
+
+    def inverse(self, source: np.ndarray, out: np.ndarray, *, n: int, is_complex: bool, threads: int) -> None:
+        """``out[...]`` = the inverse transform of ``source`` along its last axis (length ``n``)."""
+        if is_complex:
+            _into(self._module.ifft(source, axis=-1, out=out), out)
+        else:
+            _into(self._module.irfft(source, n=n, axis=-1, out=out), out)
+
+    def spectrum(self, source: np.ndarray, *, n: int, axis: int, is_complex: bool) -> np.ndarray:
+        """A new array: the transform of ``source`` zero-padded to ``n`` along ``axis``."""
+        function = self._module.fft if is_complex else self._module.rfft
+        return function(source, n=n, axis=axis)
+
+
+class ScipyEngine:
+    """SciPy's pocketfft (``scipy.fft``), threaded by its ``workers`` argument."""
+
+    name = "scipy"
+    transform_term = "fft_pocketfft_transform"
+
+    def available(self) -> bool:
+        return True  # scipy is a dependency
+
+    def unavailable_reason(self) -> str:
+        return ""
+
+    def describe(self) -> str:
+        return f"scipy.fft {scipy.__version__} (pocketfft; workers per call)"
+
+    def max_threads(self) -> int:
+        return 1 << 30  # pocketfft takes the count it is given
+
+    @contextlib.contextmanager
+    def threads(self, count: int) -> Iterator[None]:
+        yield  # the count goes to each transform as ``workers``
+
+    def forward(self, source: np.ndarray, out: np.ndarray, *, is_complex: bool, threads: int) -> None:
+        function = scipy.fft.fft if is_complex else scipy.fft.rfft
+        out[...] = function(source, axis=-1, workers=threads)
+
+    def inverse(self, source: np.ndarray, out: np.ndarray, *, n: int, is_complex: bool, threads: int) -> None:
+        if is_complex:
+            out[...] = scipy.fft.ifft(source, axis=-1, workers=threads)
+        else:
+            out[...] = scipy.fft.irfft(source, n=n, axis=-1, workers=threads)
+
+    def spectrum(self, source: np.ndarray, *, n: int, axis: int, is_complex: bool) -> np.ndarray:
+        function = scipy.fft.fft if is_complex else scipy.fft.rfft
+        return function(source, n=n, axis=axis)
+
+
+def _into(result: np.ndarray, out: np.ndarray) -> None:
+    # mkl_fft writes into ``out`` where it can, and returns a new array where it cannot
+    if result is not out:
+        out[...] = result
+
+
+ENGINES: dict[str, MKLEngine | ScipyEngine] = {"mkl": MKLEngine(), "scipy": ScipyEngine()}
+
+
+def get(name: str) -> MKLEngine | ScipyEngine:
+    """The engine of this name (``"mkl"`` or ``"scipy"``)."""
+    return ENGINES[name]
+
+
+def resolve(setting: str | None) -> tuple[MKLEngine | ScipyEngine | None, str]:
+    """``(engine, reason)`` for the ``fft_engine`` setting; engine None when the one asked for cannot load."""
+    if setting is None:
+        mkl = ENGINES["mkl"]
+        if mkl.available():
+            return mkl, "MKL is the first choice where mkl-fft is installed"
+        return ENGINES["scipy"], f"pocketfft: {mkl.unavailable_reason()}"
+    engine = ENGINES[setting]
+    if not engine.available():
+        return None, engine.unavailable_reason()
+    return engine, "forced by the fft_engine setting"
