@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -32,7 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from . import policy, shape, threads, tune
+from . import config, policy, registry, shape, threads, tune
+from .config import config_context
 from .progress import BusyCore, OtherLoad, Progress
 from .functional import conv1d
 from .gradients import conv1d_backward
@@ -335,9 +337,11 @@ def call_peak_memory(name: str, library: str, num_threads: int) -> float:
     library's own import footprint (which differs widely between arrayconv and
     torch).  Linux only (it resets the peak through /proc/self/clear_refs).
     """
+    # the child runs on this process's FFT engine, whichever layer set it
+    environment = dict(os.environ, ARRAYCONV_FFT_ENGINE=config.lookup("fft_engine")[0] or "auto")
     completed = subprocess.run(
         [sys.executable, "-c", _MEMORY_PROBE, name, library, str(num_threads)],
-        capture_output=True, text=True, check=True,
+        capture_output=True, text=True, check=True, env=environment,
     )
     return json.loads(completed.stdout.strip().splitlines()[-1])["extra_kib"] * 1024.0
 
@@ -385,6 +389,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--busy-core", action="store_true",
                         help="run beside a process that spins on one core (the last usable), to see how the "
                         "figures hold up on a shared machine; compare with a quiet --threads 1 run")
+    parser.add_argument("--fft-engine", choices=("auto", *config.FFT_ENGINES),
+                        help="the fft backend's transforms for this run: MKL or SciPy's pocketfft "
+                        "(default: the fft_engine setting)")
     parser.add_argument("--gradients", action="store_true",
                         help="instead: time the input, weight and bias gradients against torch's backward")
     parser.add_argument("--routing", action="store_true",
@@ -403,6 +410,15 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """Run the benchmark ``args`` (from :func:`add_arguments`) ask for and print its tables."""
     if args.threads is None:
         args.threads = threads.get()
+    if args.fft_engine is None:
+        return _run(args, parser)
+    with config_context(fft_engine=args.fft_engine):
+        return _run(args, parser)
+
+
+def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    engine = registry.get("fft").describe_engine() if "fft" in registry.available() else "fft backend unavailable"
+    print(f"fft engine: {engine}", flush=True)
     if args.routing:
         return _routing_report(args.threads)
     unknown = [name for name in args.cases if name not in CASES]

@@ -79,17 +79,21 @@ class MKLEngine:
         with _mkl_runtime.ThreadLimit(count):
             yield
 
-    def forward(self, source: np.ndarray, out: np.ndarray, *, is_complex: bool, threads: int) -> None:
-        """``out[...]`` = the transform of ``source`` along its last axis (threads: see :meth:`threads`)."""
-        function = self._module.fft if is_complex else self._module.rfft
-        _into(function(source, axis=-1, out=out), out)
+    def forward(self, source: np.ndarray, out: np.ndarray, *, is_complex: bool, threads: int) -> np.ndarray:
+        """The transform of ``source`` along its last axis, in ``out`` (returned).
 
-    def inverse(self, source: np.ndarray, out: np.ndarray, *, n: int, is_complex: bool, threads: int) -> None:
-        """``out[...]`` = the inverse transform of ``source`` along its last axis (length ``n``)."""
+        ``source`` is scratch: an engine may overwrite it.  (The pocketfft
+        engine returns a new C-contiguous array of ``out``'s shape instead
+        of filling ``out``: callers use the array returned.)
+        """
+        function = self._module.fft if is_complex else self._module.rfft
+        return _into(function(source, axis=-1, out=out), out)
+
+    def inverse(self, source: np.ndarray, out: np.ndarray, *, n: int, is_complex: bool, threads: int) -> np.ndarray:
+        """The inverse transform of ``source`` along its last axis (length ``n``), as :meth:`forward`."""
         if is_complex:
-            _into(self._module.ifft(source, axis=-1, out=out), out)
-        else:
-            _into(self._module.irfft(source, n=n, axis=-1, out=out), out)
+            return _into(self._module.ifft(source, axis=-1, out=out), out)
+        return _into(self._module.irfft(source, n=n, axis=-1, out=out), out)
 
     def spectrum(self, source: np.ndarray, *, n: int, axis: int, is_complex: bool) -> np.ndarray:
         """A new array: the transform of ``source`` zero-padded to ``n`` along ``axis``."""
@@ -119,25 +123,35 @@ class ScipyEngine:
     def threads(self, count: int) -> Iterator[None]:
         yield  # the count goes to each transform as ``workers``
 
-    def forward(self, source: np.ndarray, out: np.ndarray, *, is_complex: bool, threads: int) -> None:
+    # pocketfft cannot write into a given array: its result is returned
+    # instead of copied into ``out`` (a pass over the data saved)
+    def forward(self, source: np.ndarray, out: np.ndarray, *, is_complex: bool, threads: int) -> np.ndarray:
         function = scipy.fft.fft if is_complex else scipy.fft.rfft
-        out[...] = function(source, axis=-1, workers=threads)
+        return _contiguous(function(source, axis=-1, workers=threads, overwrite_x=True), out)
 
-    def inverse(self, source: np.ndarray, out: np.ndarray, *, n: int, is_complex: bool, threads: int) -> None:
+    def inverse(self, source: np.ndarray, out: np.ndarray, *, n: int, is_complex: bool, threads: int) -> np.ndarray:
         if is_complex:
-            out[...] = scipy.fft.ifft(source, axis=-1, workers=threads)
-        else:
-            out[...] = scipy.fft.irfft(source, n=n, axis=-1, workers=threads)
+            return _contiguous(scipy.fft.ifft(source, axis=-1, workers=threads, overwrite_x=True), out)
+        return _contiguous(scipy.fft.irfft(source, n=n, axis=-1, workers=threads, overwrite_x=True), out)
 
     def spectrum(self, source: np.ndarray, *, n: int, axis: int, is_complex: bool) -> np.ndarray:
         function = scipy.fft.fft if is_complex else scipy.fft.rfft
         return function(source, n=n, axis=axis)
 
 
-def _into(result: np.ndarray, out: np.ndarray) -> None:
+def _into(result: np.ndarray, out: np.ndarray) -> np.ndarray:
     # mkl_fft writes into ``out`` where it can, and returns a new array where it cannot
     if result is not out:
         out[...] = result
+    return out
+
+
+def _contiguous(result: np.ndarray, out: np.ndarray) -> np.ndarray:
+    # the kernels read C-contiguous arrays of out's dtype and shape
+    if result.dtype == out.dtype and result.shape == out.shape and result.flags.c_contiguous:
+        return result
+    out[...] = result
+    return out
 
 
 ENGINES: dict[str, MKLEngine | ScipyEngine] = {"mkl": MKLEngine(), "scipy": ScipyEngine()}

@@ -208,8 +208,7 @@ def _weight_spectrum(spec: ConvSpec, w: np.ndarray, plan: FFTPlan,
         frame, spectrum = scratch
         frame[:, :, :taps] = reversed_taps
         frame[:, :, taps:] = 0
-        engine.forward(frame, spectrum, is_complex=is_complex, threads=plan.threads)
-        return spectrum
+        return engine.forward(frame, spectrum, is_complex=is_complex, threads=plan.threads)
     # One matrix per group and frequency.  Transforming along the first axis
     # of (K', C_out, C') writes the spectrum frequency-major, far cheaper
     # than transposing it afterwards.
@@ -417,16 +416,16 @@ def _run_plan(spec: ConvSpec, plan: FFTPlan, x: np.ndarray, w: np.ndarray, b: np
         frame_view = frames[:count]
         gather_frames(x, frame_view, first, plan.blocks, plan.block, plan.residues, spec.stride,
                       spec.dilation, spec.pad_left, spec.padded_length, mode, num_threads)
-        engine.forward(frame_view, spectra[:count], is_complex=is_complex, threads=num_threads)
+        chunk_spectra = engine.forward(frame_view, spectra[:count], is_complex=is_complex, threads=num_threads)
         if plan.use_gemm:
             if pin is None:
-                contract_gemm(spectra[:count], weights, products[:count], freq_chunk, gemm_threads, work)
+                contract_gemm(chunk_spectra, weights, products[:count], freq_chunk, gemm_threads, work)
             else:
                 with pin:
-                    contract_gemm(spectra[:count], weights, products[:count], freq_chunk, gemm_threads, work)
+                    contract_gemm(chunk_spectra, weights, products[:count], freq_chunk, gemm_threads, work)
         else:
-            contract_tiles(spectra[:count].view(real), weights.view(real), products[:count].view(real),
+            contract_tiles(chunk_spectra.view(real), weights.view(real), products[:count].view(real),
                            spec.groups, column_block, num_threads, work)
-        engine.inverse(products[:count], out_frames[:count], n=n, is_complex=is_complex, threads=num_threads)
-        scatter_frames(out_frames[:count], out, bias, b is not None, first, plan.blocks, plan.block,
+        chunk_out = engine.inverse(products[:count], out_frames[:count], n=n, is_complex=is_complex, threads=num_threads)
+        scatter_frames(chunk_out, out, bias, b is not None, first, plan.blocks, plan.block,
                        plan.residues, spec.dilation, plan.taps - 1, num_threads)
