@@ -50,9 +50,9 @@ DEFAULTS: dict[str, float] = {
     "direct_loops_mac": 3.77e-11,
     "fft_call": 5.73e-5,
     "fft_transform": 4.25e-10,
-    # pocketfft measured 1.4-2x MKL's time per transform (lengths 1024-4096,
-    # one thread; docs/benchmarks.md), and it cannot write into the frames
-    "fft_pocketfft_transform": 6.8e-10,
+    # pocketfft measured 1.3-1.5x MKL's time per transform (tune on both engines,
+    # Zen 3, and lengths 1024-4096 on one thread; docs/benchmarks.md)
+    "fft_pocketfft_transform": 5.9e-10,
     "fft_copy": 9.61e-10,
     "fft_contract_gemm_mac": 1.67e-10,
     "fft_contract_tiles_mac": 1.67e-10,
