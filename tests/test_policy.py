@@ -31,9 +31,7 @@ from hypothesis import strategies as st
 
 import arrayconv
 from arrayconv import config, policy, registry, routing, shape, threads
-from arrayconv.registry import CostModel
 
-pytest.importorskip("arrayconv.backends.fft", reason="mkl-fft is not installed on this platform")
 
 BUILTIN = [name for name in registry.available() if not name.startswith("policy_")]
 

@@ -6,7 +6,6 @@ import pytest
 import arrayconv
 from arrayconv import config, routing
 
-pytest.importorskip("arrayconv.backends.fft", reason="mkl-fft is not installed on this platform")
 
 LONG = dict(input=(4, 16, 32768), weight=(16, 16, 2049), padding=1024)
 SHORT = dict(input=(8, 64, 4096), weight=(64, 64, 3), padding=1)

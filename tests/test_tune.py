@@ -10,7 +10,7 @@ import pytest
 import arrayconv
 from arrayconv import config, routing, tune
 
-pytest.importorskip("arrayconv.backends.fft", reason="mkl-fft is not installed on this platform")
+from arrayconv.backends import _fft_engines
 
 
 def test_sweep_covers_kernels_and_channels_within_budget():
@@ -21,8 +21,13 @@ def test_sweep_covers_kernels_and_channels_within_budget():
     assert all(p.channels**2 * p.kernel_size * p.length_out <= tune._MAX_SWEEP_MACS for p in points)
 
 
-def test_fit_recovers_known_constants():
-    """Times made from known constants (with 5% noise) give those constants back."""
+@pytest.mark.parametrize("engine", _fft_engines.ENGINES)
+def test_fit_recovers_known_constants(clean, engine):
+    """Times made from known constants (with 5% noise) give those constants back, the transform
+    constant of the FFT engine in use included."""
+    if not _fft_engines.get(engine).available():
+        pytest.skip(f"the {engine} engine cannot load here: {_fft_engines.get(engine).unavailable_reason()}")
+    arrayconv.set_config(fft_engine=engine)
     rng = np.random.default_rng(0)
     truth = {name: value * rng.uniform(0.5, 2.0) for name, value in routing.DEFAULTS.items()}
     measurements = []
@@ -36,7 +41,9 @@ def test_fit_recovers_known_constants():
     fitted = tune.fit(measurements)
     errors = tune.prediction_error(measurements, fitted)
     assert max(errors.values()) < 0.1
-    for name in ("direct_call", "direct_gemm_mac", "direct_loops_mac", "fft_call", "fft_transform"):
+    transform = _fft_engines.get(engine).transform_term
+    assert not {"fft_transform", "fft_pocketfft_transform"} - {transform} & set(fitted)  # only the engine's own
+    for name in ("direct_call", "direct_gemm_mac", "direct_loops_mac", "fft_call", transform):
         assert fitted[name] == pytest.approx(truth[name], rel=0.35), name
 
 
