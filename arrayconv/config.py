@@ -94,7 +94,9 @@ def _validate(key: str, value: Any, source: str) -> Any:
         if isinstance(value, str) and value.strip().lower() in ("auto", *FFT_ENGINES):
             value = value.strip().lower()
             return None if value == "auto" else value
-        raise ValueError(f"fft_engine must be 'auto', 'mkl' or 'scipy', got fft_engine={value!r}{where}")
+        names = [repr(name) for name in ("auto", *FFT_ENGINES)]
+        choices = f"{', '.join(names[:-1])} or {names[-1]}"
+        raise ValueError(f"fft_engine must be {choices}, got fft_engine={value!r}{where}")
     if key == "deterministic":
         if isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "0", "false", "no"):
             value = value.strip().lower() in ("1", "true", "yes")

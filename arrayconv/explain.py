@@ -142,7 +142,7 @@ def explain(
                               _interop.to_numpy(w, "weight", spec.compute_dtype))
         if handover is not None:
             runs_on, handed_over = handover[0], f"{decision.backend.name} gives this call to {handover[0]}: {handover[1]}"
-    engines = {name: registry.get(name).describe_engine() for name in decision.estimates
-               if hasattr(registry.get(name), "describe_engine")}
+    candidates = {name: registry.get(name) for name in decision.estimates}
+    engines = {name: found.describe_engine() for name, found in candidates.items() if hasattr(found, "describe_engine")}
     return Explanation(backend=runs_on, source=decision.source, estimates=decision.estimates,
                        unable=decision.unable, spec=spec, handed_over=handed_over, engines=engines)

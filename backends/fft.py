@@ -267,7 +267,8 @@ class FFTBackend(CostModel):
             return f"runs on the CPU only, the arrays are on {device!r}"
         engine, reason = self.engine()
         if engine is None:
-            return f"fft_engine={config.lookup('fft_engine')[0]!r} ({config.lookup('fft_engine')[1]}), but {reason}"
+            setting, source = config.lookup("fft_engine")
+            return f"fft_engine={setting!r} ({source}), but {reason}"
         if -(-spec.kernel_size // spec.stride) > _MAX_LENGTH:
             return f"kernel longer than the longest transform ({_MAX_LENGTH})"
         # frames step through the input by stride * dilation: keep their index
