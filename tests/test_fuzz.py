@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import arrayconv
@@ -12,6 +12,7 @@ import fuzzing
 @pytest.mark.parametrize("backend", fuzzing.BACKENDS)
 @settings(max_examples=400)
 @given(seed=st.integers(0, 2**32 - 1))
+@example(seed=909722)  # dilation=2**62, K=7: torch, asked as the oracle, allocated until the OOM killer came
 def test_fuzzed_calls_never_crash_and_agree_with_torch(backend, seed):
     fuzzing.check(fuzzing.make_case(seed), backend)
 
