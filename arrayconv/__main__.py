@@ -117,7 +117,7 @@ def _add_explain_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("weight", type=_shape, help="weight shape, e.g. 128,64,7 (C_out,C_in/groups,K)")
     parser.add_argument("--bias", action="store_true", help="with a bias of C_out values")
     parser.add_argument("--stride", type=int, default=1)
-    parser.add_argument("--padding", type=_int_or_word, default=0, help="an int, 'valid' or 'same'")
+    parser.add_argument("--padding", type=_int_or_word, default=0, help="an int, 'valid', 'same' or 'causal'")
     parser.add_argument("--dilation", type=int, default=1)
     parser.add_argument("--groups", type=int, default=1)
     parser.add_argument("--padding-mode", default="zeros", help="zeros, reflect, replicate or circular")

@@ -33,9 +33,12 @@ def conv1d(
         ``(C_out,)``.
     stride, dilation : int or 1-tuple of int
         Positive.
-    padding : int, 1-tuple of int, ``'valid'`` or ``'same'``
+    padding : int, 1-tuple of int, ``'valid'``, ``'same'`` or ``'causal'``
         Implicit padding on both ends.  ``'same'`` keeps the length (stride 1
-        only); an odd total goes on the right, as in torch.
+        only); an odd total goes on the right, as in torch.  ``'causal'``
+        (not in torch) pads ``dilation * (K - 1)`` samples on the left only,
+        filled per ``padding_mode``: output ``t`` reads no input after
+        ``t * stride``, at any stride.
     groups : int
         Blocked connections: ``C_in`` and ``C_out`` divisible by ``groups``
         (``groups == C_in`` is depthwise).

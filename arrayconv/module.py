@@ -61,7 +61,7 @@ class Conv1d:
     kernel_size, stride, dilation : tuple of int
         1-tuples, as torch stores them.
     padding : tuple of int or str
-        A 1-tuple, or ``'same'``/``'valid'``.
+        A 1-tuple, or ``'same'``/``'valid'``/``'causal'`` (see :func:`arrayconv.conv1d`).
     weight_grad, bias_grad : array or None
         The gradients :meth:`backward` has accumulated (None before the first
         and after :meth:`zero_grad`), as torch accumulates ``.grad``.

@@ -51,7 +51,7 @@ shape = _load_sources()
 atheris.instrument_all()
 
 _DTYPES = ["float16", "float32", "float64", "complex64", "complex128", "int32", "bool", "object", ">f8", "<U2"]
-_STRINGS = ["same", "valid", "zeros", "reflect", "replicate", "circular", "full", "", "1"]
+_STRINGS = ["same", "valid", "causal", "zeros", "reflect", "replicate", "circular", "full", "", "1"]
 
 
 def _scalar(data: atheris.FuzzedDataProvider):

@@ -107,7 +107,7 @@ def make_case(seed: int) -> dict:
         x = non_arrays[rng.integers(0, 3)]
     if rng.integers(0, 30) == 0:
         w = non_arrays[rng.integers(0, 4)]
-    padding = _scalar(rng, [0, 1, 2, 3, 5, "same", "valid", 40])
+    padding = _scalar(rng, [0, 1, 2, 3, 5, "same", "valid", "causal", 40])
     return dict(
         input=x,
         weight=w,
@@ -233,7 +233,7 @@ def _torch_footprint(kwargs: dict) -> float:
         value = value[0] if isinstance(value, (tuple, list)) and len(value) == 1 else value
         return abs(int(value)) if isinstance(value, (int, np.integer)) else 0
 
-    padding = 2 * size("padding") if kwargs["padding"] != "same" else max(size("dilation"), 1) * kernel
+    padding = max(size("dilation"), 1) * kernel if kwargs["padding"] in ("same", "causal") else 2 * size("padding")
     return 16.0 * rows * (length + padding)
 
 

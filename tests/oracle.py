@@ -17,6 +17,10 @@ _WIDE = {
 }
 
 
+# F.pad's names for the padding modes
+_PAD_MODES = {"zeros": "constant"}
+
+
 def torch_conv1d(x, w, b, stride, padding, dilation, groups, padding_mode, *, dtype=None):
     """torch's result as NumPy (F.conv1d for zeros, nn.Conv1d otherwise).
 
@@ -27,6 +31,12 @@ def torch_conv1d(x, w, b, stride, padding, dilation, groups, padding_mode, *, dt
         return None if a is None else torch.from_numpy(np.array(a if dtype is None else a.astype(dtype), order="C", copy=True))
 
     X, W, B = tensor(x), tensor(w), tensor(b)
+    if isinstance(padding, str) and padding == "causal":
+        # torch has no 'causal': it is dilation * (K - 1) samples padded on the
+        # left by F.pad in the padding mode, then a padding-free conv1d
+        dil = int(np.ravel(dilation)[0])
+        X = F.pad(X, (dil * (W.shape[2] - 1), 0), mode=_PAD_MODES.get(padding_mode, padding_mode))
+        padding, padding_mode = 0, "zeros"
     if padding_mode == "zeros":
         y = F.conv1d(X, W, B, stride, padding, dilation, groups)
     else:

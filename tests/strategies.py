@@ -59,11 +59,11 @@ def conv_cases(draw, *, same_dtype=False, max_length=40, allow_empty=True, dtype
     stride = draw(st.integers(1, 4))
     dilation = draw(st.integers(1, 4))
     mode = draw(st.sampled_from(PADDING_MODES))
-    padding = draw(st.one_of(st.integers(0, 6), st.sampled_from(["same", "valid"])))
+    padding = draw(st.one_of(st.integers(0, 6), st.sampled_from(["same", "valid", "causal"])))
     if padding == "same" and draw(st.booleans()):
         stride = 1  # keep most 'same' cases valid
     extent = dilation * (kernel - 1) + 1
-    pad_total = 0 if padding == "valid" else (extent - 1 if padding == "same" else 2 * padding)
+    pad_total = 0 if padding == "valid" else (extent - 1 if padding in ("same", "causal") else 2 * padding)
     min_length = max(extent - pad_total, 1)
     length = draw(st.integers(min_length, min_length + max_length))
     if draw(st.integers(0, 10)) == 0:

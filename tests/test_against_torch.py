@@ -6,6 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import arrayconv
+import torch
 from oracle import assert_close, assert_matches_torch, reference, torch_conv1d, torch_outcome
 from strategies import conv_cases
 
@@ -63,6 +64,45 @@ def test_same_padding_puts_odd_element_right(backend_name, mode, kernel, dilatio
     result = arrayconv.conv1d(x, w, padding="same", dilation=dilation, padding_mode=mode, backend=backend_name)
     assert result.shape == (2, 4, 17)
     np.testing.assert_allclose(result, expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("mode", ["zeros", "reflect", "replicate", "circular"])
+@pytest.mark.parametrize("kernel,dilation,stride", [(1, 1, 1), (4, 1, 1), (4, 3, 2), (3, 2, 3), (6, 2, 5)])
+def test_causal_padding_is_the_extent_on_the_left(backend_name, mode, kernel, dilation, stride):
+    """'causal' pads dilation * (K - 1) samples on the left only, filled per mode (torch's F.pad
+    computed by hand here, not through the oracle's own translation), at any stride.  With zeros and
+    replicate, output t reads no sample after t * stride (reflect's and circular's left pads read
+    samples further on)."""
+    rng = np.random.default_rng(kernel * 100 + dilation * 10 + stride)
+    x = rng.standard_normal((2, 3, 23))
+    w = rng.standard_normal((4, 3, kernel))
+    left = dilation * (kernel - 1)
+    padded = torch.nn.functional.pad(torch.from_numpy(x), (left, 0), mode="constant" if mode == "zeros" else mode)
+    expected = torch.nn.functional.conv1d(padded, torch.from_numpy(w), stride=stride, dilation=dilation).numpy()
+    result = arrayconv.conv1d(x, w, padding="causal", stride=stride, dilation=dilation, padding_mode=mode,
+                              backend=backend_name)
+    assert result.shape == (2, 4, (23 - 1) // stride + 1)
+    np.testing.assert_allclose(result, expected, rtol=1e-12, atol=1e-12)
+    if mode in ("reflect", "circular"):
+        return
+    later = x.copy()
+    later[..., 10:] = 0  # output t reads samples up to t * stride only
+    changed = arrayconv.conv1d(later, w, padding="causal", stride=stride, dilation=dilation, padding_mode=mode,
+                               backend=backend_name)
+    unaffected = (np.arange(result.shape[-1]) * stride) < 10
+    np.testing.assert_allclose(changed[..., unaffected], result[..., unaffected], rtol=1e-12, atol=1e-12)
+
+
+def test_causal_padding_in_the_layer_and_its_errors():
+    layer = arrayconv.Conv1d(3, 4, 5, stride=2, dilation=2, padding="causal", padding_mode="replicate", rng=0)
+    x = np.random.default_rng(1).standard_normal((2, 3, 30)).astype(np.float32)
+    assert layer.padding == "causal" and "padding=causal" in repr(layer)
+    np.testing.assert_array_equal(layer(x), arrayconv.conv1d(x, layer.weight, layer.bias, 2, "causal", 2, 1,
+                                                             "replicate"))
+    with pytest.raises(ValueError, match=r"padding_mode='reflect' needs padding smaller than the input length 8"):
+        arrayconv.conv1d(x[..., :8], layer.weight, padding="causal", dilation=2, padding_mode="reflect")
+    with pytest.raises(ValueError, match=r"'valid', 'same' or 'causal', got padding='casual'"):
+        arrayconv.conv1d(x, layer.weight, padding="casual")
 
 
 @pytest.mark.parametrize("batch", [0, 2])

@@ -33,7 +33,8 @@ def chunked_cases(draw):
     stride = draw(st.integers(1, 5))
     dilation = draw(st.sampled_from([1, 2, 3, 4, 25]))  # 25: wider than most blocks
     mode = draw(st.sampled_from(PADDING_MODES))
-    padding = draw(st.one_of(st.integers(-4 if mode != "zeros" else 0, 8), st.just("same"), st.just("valid")))
+    padding = draw(st.one_of(st.integers(-4 if mode != "zeros" else 0, 8), st.just("same"), st.just("valid"),
+                              st.just("causal")))
     if padding == "same":
         stride = 1
     extent = dilation * (kernel - 1) + 1

@@ -21,11 +21,15 @@ def _tensor(array, dtype, grad=False):
 
 
 def _torch_forward(X, W, B, stride, padding, dilation, groups, mode):
-    """conv1d as nn.Conv1d computes it (explicit F.pad for the padding modes)."""
-    if mode == "zeros":
-        return F.conv1d(X, W, B, stride, padding, dilation, groups)
+    """conv1d as nn.Conv1d computes it (explicit F.pad for the padding modes and for
+    'causal', which torch does not have)."""
     kernel = W.shape[2]
     dil = dilation if isinstance(dilation, int) else int(np.ravel(dilation)[0])
+    if padding == "causal":
+        X = F.pad(X, (dil * (kernel - 1), 0), mode="constant" if mode == "zeros" else mode)
+        padding, mode = 0, "zeros"
+    if mode == "zeros":
+        return F.conv1d(X, W, B, stride, padding, dilation, groups)
     if padding == "same":
         if int(np.ravel(stride)[0]) != 1:
             raise ValueError("nn.Conv1d refuses padding='same' with stride > 1")

@@ -30,7 +30,7 @@ __all__ = [
     "arrays_dtype", "check_size", "layer_dtype", "placeholder",
 ]
 
-PADDING_STRINGS = ("valid", "same")
+PADDING_STRINGS = ("valid", "same", "causal")
 _NUMPY_FLOAT_NAMES = {np.dtype(name): name for name in FLOAT_NAMES}
 _MAX_BYTES = sys.maxsize
 
@@ -80,7 +80,7 @@ def non_negative_int(name: str, value: Any, *, sequence: bool = True) -> int:
 
 
 def padding_arg(value: Any, mode: str) -> int | str:
-    """An int, or the string 'valid' or 'same'.
+    """An int, or the string 'valid', 'same' or 'causal'.
 
     A negative int is allowed with the padding modes other than zeros: there,
     as ``nn.Conv1d`` pads with ``F.pad``, it crops the input by that much at
@@ -89,7 +89,7 @@ def padding_arg(value: Any, mode: str) -> int | str:
     if isinstance(value, str):
         if value not in PADDING_STRINGS:
             raise ValueError(
-                f"padding must be a non-negative int, 'valid' or 'same', got padding={value!r}"
+                f"padding must be a non-negative int, 'valid', 'same' or 'causal', got padding={value!r}"
             )
         return value
     if mode == "zeros":

@@ -28,15 +28,19 @@ __all__ = ["normalize", "output_length", "resolve_padding", "check_padding_mode_
 
 
 def resolve_padding(padding: int | str, stride: int, dilation: int, kernel_size: int) -> tuple[int, int]:
-    """(left, right) padding; 'same' puts the odd element on the right.
+    """(left, right) padding; 'same' puts the odd element on the right,
+    'causal' the kernel's whole extent ``dilation * (K - 1)`` on the left (an
+    output then reads no sample after its own position, at any stride).
 
     Examples
     --------
-    >>> resolve_padding("same", 1, 1, 4), resolve_padding(2, 3, 1, 4)
-    ((1, 2), (2, 2))
+    >>> resolve_padding("same", 1, 1, 4), resolve_padding(2, 3, 1, 4), resolve_padding("causal", 2, 3, 4)
+    ((1, 2), (2, 2), (9, 0))
     """
     if padding == "valid":
         return 0, 0
+    if padding == "causal":
+        return dilation * (kernel_size - 1), 0
     if padding == "same":
         if stride != 1:
             raise ValueError(

@@ -25,7 +25,7 @@ class LayerConfig:
     """Validated hyper-parameters of a :class:`arrayconv.Conv1d` layer.
 
     Tuples are 1-tuples, as torch stores them; ``padding`` is a 1-tuple or the
-    string ``'same'``/``'valid'``.
+    string ``'same'``/``'valid'``/``'causal'``.
     """
 
     in_channels: int
