@@ -31,11 +31,13 @@ from .functional import conv1d
 from .gradients import Gradients, conv1d_backward, conv_transpose1d, conv_transpose1d_backward
 from .module import Conv1d, ConvTranspose1d
 from .shape import WorkspaceError
+from .stream import Conv1dStream, StreamState
+from .transpose_stream import ConvTranspose1dStream
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Conv1d", "ConvTranspose1d", "Gradients", "backends", "config", "config_context", "conv1d", "conv1d_backward",
+    "Conv1d", "Conv1dStream", "ConvTranspose1d", "ConvTranspose1dStream", "Gradients", "StreamState", "backends", "config", "config_context", "conv1d", "conv1d_backward",
     "conv_transpose1d", "conv_transpose1d_backward", "explain", "get_config", "set_config",
     "shape", "threads", "WorkspaceError", "__version__",
 ]

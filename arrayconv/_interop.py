@@ -12,7 +12,7 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
-__all__ = ["device_name", "to_numpy", "from_numpy", "gradient_like"]
+__all__ = ["device_name", "to_numpy", "from_numpy", "gradient_like", "convert_like"]
 
 
 def device_name(array: Any) -> str:
@@ -56,6 +56,22 @@ def from_numpy(result: np.ndarray, like: Any) -> Any:
         except (TypeError, RuntimeError, BufferError, AttributeError):
             pass
     return xp.asarray(result)
+
+
+def convert_like(array: Any, name: str, like: Any) -> Any:
+    """``array`` (its values and dtype) as an array of ``like``'s library on ``like``'s device;
+    ``array`` itself where it already is one.
+
+    Examples
+    --------
+    >>> convert_like(np.ones(2, np.float32), "weight", np.zeros(3)).dtype
+    dtype('float32')
+    """
+    same_library = type(array).__module__.split(".")[0] == type(like).__module__.split(".")[0]
+    if same_library and array_api_compat.device(array) == array_api_compat.device(like):
+        return array
+    moved = from_numpy(to_numpy(array, name, None), like)
+    return array_api_compat.to_device(moved, array_api_compat.device(like))
 
 
 def gradient_like(grad: Any, array: Any) -> Any:

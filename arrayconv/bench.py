@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from . import config, policy, registry, shape, threads, tune
+from . import bench_stream, config, policy, registry, shape, threads, tune
 from .config import config_context
 from .progress import BusyCore, OtherLoad, Progress
 from .functional import conv1d
@@ -394,6 +394,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(default: the fft_engine setting)")
     parser.add_argument("--gradients", action="store_true",
                         help="instead: time the input, weight and bias gradients against torch's backward")
+    parser.add_argument("--streams", action="store_true", help="instead: the streaming benchmarks (bench_stream)")
     parser.add_argument("--routing", action="store_true",
                         help="instead: time direct, fft and the automatic choice over the routing sweep "
                         "(K = 1 ... 8192, several channel counts) and report the regret")
@@ -419,8 +420,8 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     engine = registry.get("fft").describe_engine() if "fft" in registry.available() else "fft backend unavailable"
     print(f"fft engine: {engine}", flush=True)
-    if args.routing:
-        return _routing_report(args.threads)
+    if args.routing or args.streams:
+        return _routing_report(args.threads) if args.routing else bench_stream.report(args.threads, args.quick)
     unknown = [name for name in args.cases if name not in CASES]
     if unknown:
         parser.error(f"unknown case(s) {unknown}; choose from {list(CASES)}")

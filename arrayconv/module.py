@@ -14,6 +14,8 @@ from . import config as settings
 from ._interop import gradient_like
 from .functional import conv1d
 from .gradients import conv1d_backward, conv_transpose1d, conv_transpose1d_backward
+from .stream import Conv1dStream
+from .transpose_stream import ConvTranspose1dStream
 
 __all__ = ["Conv1d", "ConvTranspose1d"]
 
@@ -183,6 +185,23 @@ class Conv1d:
         return output
 
     forward = __call__
+
+    def stream(self, *, backend: str | None = None) -> Conv1dStream:
+        """A :class:`arrayconv.Conv1dStream` over this layer's weight, bias and settings
+        (the parameters as they are now: a later update is not seen by the stream).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> layer = Conv1d(2, 3, 4, padding="causal", rng=0)
+        >>> stream = layer.stream()
+        >>> x = np.ones((1, 2, 10), np.float32)
+        >>> y = np.concatenate([stream.push(x[..., :3]), stream.push(x[..., 3:]), stream.flush()], axis=-1)
+        >>> bool(np.allclose(y, layer(x), atol=1e-6))
+        True
+        """
+        return Conv1dStream(self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups,
+                            self.padding_mode, backend=backend)
 
     def backward(self, grad_output: Any, *, input: Any = None, backend: str | None = None) -> Any:
         """Back-propagate ``grad_output = dL/dy`` through the last call (or through
@@ -359,6 +378,23 @@ class ConvTranspose1d(Conv1d):
         return output
 
     forward = __call__
+
+    def stream(self, *, backend: str | None = None) -> ConvTranspose1dStream:
+        """A :class:`arrayconv.ConvTranspose1dStream` over this layer's parameters and settings
+        (its ``output_padding``; the parameters as they are now).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> layer = ConvTranspose1d(2, 3, 4, stride=2, rng=0)
+        >>> stream = layer.stream()
+        >>> x = np.ones((1, 2, 10), np.float32)
+        >>> y = np.concatenate([stream.push(x[..., :3]), stream.push(x[..., 3:]), stream.flush()], axis=-1)
+        >>> bool(np.allclose(y, layer(x), atol=1e-6))
+        True
+        """
+        return ConvTranspose1dStream(self.weight, self.bias, self.stride, self.padding, self.output_padding,
+                                     self.groups, self.dilation, backend=backend)
 
     def _output_padding(self, input: Any, output_size: Any) -> tuple[int]:
         if output_size is None:

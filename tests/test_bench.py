@@ -123,3 +123,13 @@ def test_bench_runs_on_the_engine_it_is_given():
     with arrayconv.config_context(fft_engine="scipy"):
         pocketfft_peak = bench.call_peak_memory("fir_c128", "arrayconv", 1)
     assert pocketfft_peak < 2**28  # bounded by the chunks on either engine
+
+
+def test_the_streaming_benchmarks_print_both_tables(capsys):
+    from arrayconv import bench
+
+    assert bench.main(["--streams", "--quick", "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "| arrayconv Conv1dStream.push | torch roll/update |" in out
+    assert "long FIR: 65536 samples, K=8193, chunks of 1024:" in out
+    assert out.count(" ms |") >= 3

@@ -50,10 +50,26 @@ from .conv_spec import normalize, output_length
 from .gradient_spec import normalize_backward, normalize_transpose_backward, refuse_graph
 from .layer import LayerConfig, check_state, layer_input, normalize_layer
 from .memory import WorkspaceError, check_memory, check_output_memory, check_parameter_memory
+from .stream_spec import (
+    ChunkKind,
+    StreamSpec,
+    check_chunk,
+    check_signal_end,
+    check_stream_state,
+    normalize_stream,
+    normalize_transpose_stream,
+)
 from .transpose_spec import normalize_transpose, output_padding_for
 
 __all__ = [
     "BackwardSpec",
+    "ChunkKind",
+    "StreamSpec",
+    "check_chunk",
+    "check_signal_end",
+    "check_stream_state",
+    "normalize_stream",
+    "normalize_transpose_stream",
     "ConvSpec",
     "GRADIENT_NAMES",
     "LayerConfig",

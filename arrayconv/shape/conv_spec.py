@@ -24,7 +24,7 @@ from .arguments import (
     positive_int,
 )
 
-__all__ = ["normalize", "output_length", "resolve_padding", "check_padding_mode_limits"]
+__all__ = ["normalize", "output_length", "resolve_padding", "check_padding_mode_limits", "check_length"]
 
 
 def resolve_padding(padding: int | str, stride: int, dilation: int, kernel_size: int) -> tuple[int, int]:
@@ -94,6 +94,38 @@ def check_padding_mode_limits(
         f"padding_mode='circular' needs padding no larger than the input length {length} "
         f"(it cannot wrap around more than once), got padding=({pad_left}, {pad_right})"
     )
+
+
+def check_length(
+    length: int, pad_left: int, pad_right: int, kernel_size: int, dilation: int, mode: str, shape: Any
+) -> None:
+    """The input length a convolution needs: the kernel's extent within the padded
+    input, and no empty input with zero padding (unless it has no rows at all).
+
+    Examples
+    --------
+    >>> check_length(0, 2, 2, 3, 1, "zeros", (2, 4, 0))
+    Traceback (most recent call last):
+    ...
+    ValueError: input of length 0 is supported only with a zero batch or zero channels, got input.shape=(2, 4, 0)
+    """
+    shape = tuple(shape)
+    padded = length + pad_left + pad_right
+    extent = dilation * (kernel_size - 1) + 1
+    if padded < extent:
+        # an empty signal is the likely cause: say so rather than leave it to the numbers
+        empty = f"; the input is empty along its last axis (input.shape={shape})" if length == 0 else ""
+        raise ValueError(
+            f"the kernel's extent dilation * (K - 1) + 1 = {extent} (dilation={dilation}, "
+            f"K={kernel_size}) is larger than the padded input length {padded} "
+            f"(L={length}, padding=({pad_left}, {pad_right})){empty}"
+        )
+    rows = shape[0] * shape[1] if len(shape) == 3 else shape[0]
+    if length == 0 and rows and mode == "zeros":
+        raise ValueError(
+            "input of length 0 is supported only with a zero batch or zero channels, "
+            f"got input.shape={shape}"
+        )
 
 
 def normalize(
@@ -173,21 +205,8 @@ def normalize(
     pad_left, pad_right = resolve_padding(padding_, stride_, dilation_, kernel_size)
     check_padding_mode_limits(mode, pad_left, pad_right, in_channels, length, input.shape)
 
+    check_length(length, pad_left, pad_right, kernel_size, dilation_, mode, input.shape)
     padded = length + pad_left + pad_right
-    extent = dilation_ * (kernel_size - 1) + 1
-    if padded < extent:
-        # an empty signal is the likely cause: say so rather than leave it to the numbers
-        empty = f"; the input is empty along its last axis (input.shape={tuple(input.shape)})" if length == 0 else ""
-        raise ValueError(
-            f"the kernel's extent dilation * (K - 1) + 1 = {extent} (dilation={dilation_}, "
-            f"K={kernel_size}) is larger than the padded input length {padded} "
-            f"(L={length}, padding=({pad_left}, {pad_right})){empty}"
-        )
-    if length == 0 and batch and in_channels and mode == "zeros":
-        raise ValueError(
-            "input of length 0 is supported only with a zero batch or zero channels, "
-            f"got input.shape={tuple(input.shape)}"
-        )
     length_out = output_length(padded, kernel_size, stride_, dilation_)
     compute_dtype = COMPUTE_DTYPE[result_dtype]
     check_size(batch, max(in_channels, out_channels), max(padded, length_out), compute_dtype)

@@ -1,0 +1,246 @@
+"""Streaming convolution: a signal pushed in chunks, outputs equal to the whole-signal call.
+
+A :class:`Conv1dStream` carries, between chunks, only the samples that
+outputs still to come will read: the last ``dilation * (K - 1)`` samples
+past the next output's start (fewer with a stride that skips them), and for
+reflect and replicate the few the right padding will read at the signal's
+end.  Each push runs ``conv1d`` (any backend, auto-routed) on that carry and
+the new chunk, and returns every output whose inputs and left padding are
+known; :meth:`Conv1dStream.flush` pads the end and returns the rest.  The
+concatenation of everything returned is ``conv1d`` of the whole signal.
+
+Examples
+--------
+>>> import numpy as np
+>>> import arrayconv
+>>> rng = np.random.default_rng(0)
+>>> w, x = rng.standard_normal((4, 2, 5)), rng.standard_normal((1, 2, 50))
+>>> stream = arrayconv.Conv1dStream(w, stride=2, padding=2)
+>>> parts = [stream.push(x[..., a:b]) for a, b in [(0, 7), (7, 8), (8, 8), (8, 50)]]
+>>> y = np.concatenate(parts + [stream.flush()], axis=-1)
+>>> bool(np.allclose(y, arrayconv.conv1d(x, w, stride=2, padding=2)))
+True
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import array_api_compat
+
+from . import padding as padding_modes
+from . import shape
+from ._interop import convert_like
+from .functional import conv1d
+from .shape.stream_spec import ChunkKind, StreamSpec
+
+__all__ = ["Conv1dStream", "StreamState"]
+
+
+class StreamState(NamedTuple):
+    """Everything a stream carries between chunks (read and set as ``stream.state``).
+
+    Attributes
+    ----------
+    carry : array or None
+        ``(N, C_in, m)`` samples of the padded signal, from padded position
+        ``carry_start``, in the chunks' own library, device and dtype; None
+        before a signal's first chunk.
+    carry_start : int
+        The padded position of ``carry``'s first sample (the left padding
+        counts: the signal's first sample is at ``pad_left``).
+    received : int
+        Signal samples pushed so far.
+    emitted : int
+        Outputs returned so far.
+    lead_placed : bool
+        Whether the left padding is in ``carry`` (reflect and replicate
+        produce it once the samples they read have arrived; until then
+        ``carry`` holds the signal from its first sample).
+    kind : ChunkKind or None
+        The library, device, dtype, rank and batch size the signal's chunks keep.
+    """
+
+    carry: Any
+    carry_start: int
+    received: int
+    emitted: int
+    lead_placed: bool
+    kind: ChunkKind | None
+
+
+def _fresh(spec: StreamSpec) -> StreamState:
+    return StreamState(carry=None, carry_start=spec.pad_left, received=0, emitted=0,
+                       lead_placed=False, kind=None)
+
+
+def _gather(xp: Any, carry: Any, first_sample: int, runs: list, kind: ChunkKind) -> list:
+    """The padded positions of ``runs`` (see :func:`arrayconv.padding.runs`) as arrays,
+    read from ``carry``, which holds the signal from sample ``first_sample``."""
+    rows, channels = carry.shape[0], carry.shape[1]
+    pieces = []
+    for run in runs:
+        if run.source is None:
+            pieces.append(xp.zeros((rows, channels, run.count), dtype=carry.dtype,
+                                   device=array_api_compat.device(carry)))
+            continue
+        at = run.source - first_sample
+        if run.step == 0:
+            pieces.append(xp.broadcast_to(carry[:, :, at:at + 1], (rows, channels, run.count)))
+        elif run.step > 0:
+            pieces.append(carry[:, :, at:at + run.count])
+        else:
+            pieces.append(xp.flip(carry[:, :, at - run.count + 1:at + 1], axis=-1))
+    return pieces
+
+
+class Conv1dStream:
+    """``conv1d`` over a signal that arrives in chunks.
+
+    Parameters
+    ----------
+    weight, bias, stride, padding, dilation, groups, padding_mode
+        As for :func:`arrayconv.conv1d`; ``padding`` an int, ``'valid'``,
+        ``'same'`` (stride 1) or ``'causal'``; ``padding_mode`` zeros,
+        reflect or replicate (circular reads the signal's end before it has
+        come, and is refused).
+    backend : str, optional
+        As for :func:`arrayconv.conv1d`, for every push.
+
+    Notes
+    -----
+    The concatenation along the last axis of every :meth:`push`'s result
+    and :meth:`flush`'s equals ``conv1d`` of the concatenated chunks, for
+    any chunking (chunks of any length, 0 included, need not be multiples
+    of the stride).  A push returns every output whose inputs and left
+    padding have all arrived, and no later one: with reflect the left
+    padding exists once ``pad_left + 1`` samples have, with replicate once
+    one has.  A bad chunk raises (naming ``chunk``) and leaves the state
+    as it was.  The weight is converted once to the chunks' library and
+    device.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> w = np.ones((1, 1, 3))
+    >>> stream = Conv1dStream(w, padding="causal")
+    >>> stream.push(np.array([[[1.0, 2.0]]])), stream.push(np.array([[[3.0]]]))
+    (array([[[1., 3.]]]), array([[[6.]]]))
+    >>> stream.flush().shape
+    (1, 1, 0)
+    """
+
+    def __init__(self, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0, dilation: Any = 1,
+                 groups: Any = 1, padding_mode: Any = "zeros", *, backend: str | None = None) -> None:
+        self.spec = shape.normalize_stream(weight, bias, stride, padding, dilation, groups, padding_mode)
+        self.weight, self.bias, self.backend = weight, bias, backend
+        self._converted: dict[tuple[str, str], tuple[Any, Any]] = {}
+        self._state = _fresh(self.spec)
+
+    @property
+    def state(self) -> StreamState:
+        """The carried state (a :class:`StreamState`); set it to resume a parked stream."""
+        return self._state
+
+    @state.setter
+    def state(self, value: StreamState) -> None:
+        self._state = shape.check_stream_state(self.spec, value)
+
+    def reset(self) -> None:
+        """Forget the signal: the next chunk starts a new one."""
+        self._state = _fresh(self.spec)
+
+    def _parameters(self, chunk: Any, kind: ChunkKind) -> tuple[Any, Any]:
+        """The weight and bias in the chunks' library, on their device (converted once)."""
+        key = (kind.library, kind.device)
+        if key not in self._converted:
+            self._converted[key] = (convert_like(self.weight, "weight", chunk),
+                                    None if self.bias is None else convert_like(self.bias, "bias", chunk))
+        return self._converted[key]
+
+    def _empty(self, xp: Any, carry: Any, kind: ChunkKind) -> Any:
+        result = xp.zeros((kind.batch, self.spec.out_channels, 0), dtype=getattr(xp, kind.result_dtype),
+                          device=array_api_compat.device(carry))
+        return result if kind.batched else result[0]
+
+    def _outputs(self, xp: Any, chunk: Any, padded: Any, start: int, first: int, stop: int, kind: ChunkKind) -> Any:
+        """Outputs ``first ... stop - 1`` from ``padded``, which holds padded positions from ``start``."""
+        if stop <= first:
+            return self._empty(xp, padded, kind)
+        spec = self.spec
+        low = first * spec.stride - start
+        high = (stop - 1) * spec.stride + spec.extent - start
+        weight, bias = self._parameters(chunk, kind)
+        result = conv1d(padded[:, :, low:high], weight, bias, spec.stride, 0, spec.dilation, spec.groups,
+                        "zeros", backend=self.backend)
+        return result if kind.batched else result[0]
+
+    def push(self, chunk: Any) -> Any:
+        """Take the signal's next samples; the outputs they complete.
+
+        Parameters
+        ----------
+        chunk : array
+            ``(N, C_in, n)``, or ``(C_in, n)`` unbatched, any ``n >= 0``; the
+            signal's first chunk fixes its library, device, dtype, rank and
+            batch size for the rest.
+
+        Returns
+        -------
+        array
+            ``(N, C_out, m)`` (or ``(C_out, m)``): the next ``m`` outputs of
+            the whole-signal ``conv1d``, every one whose inputs have arrived.
+        """
+        spec, state = self.spec, self._state
+        kind = shape.check_chunk(spec, chunk, state.kind)
+        xp = array_api_compat.array_namespace(chunk)
+        rows = chunk if kind.batched else xp.expand_dims(chunk, axis=0)
+        carry = rows if state.carry is None else xp.concat([state.carry, rows], axis=-1)
+        received = state.received + rows.shape[-1]
+        start, placed = state.carry_start, state.lead_placed
+        if not placed and received >= spec.lead_needs:
+            # the carry holds the signal from its first sample: the left padding can be made now
+            lead = _gather(xp, carry, 0, padding_modes.runs(-spec.pad_left, 0, received, spec.padding_mode), kind)
+            carry = xp.concat([*lead, carry], axis=-1) if lead else carry
+            start, placed = 0, True
+        known = spec.pad_left + received
+        stop = state.emitted
+        if placed and known >= spec.extent:
+            stop = max(stop, (known - spec.extent) // spec.stride + 1)
+        result = self._outputs(xp, chunk, carry, start, state.emitted, stop, kind)
+        if placed:
+            # keep what the next output reads, and what the right padding will read at the end
+            keep_from = max(start, min(stop * spec.stride, known - spec.keeps))
+            carry, start = carry[:, :, keep_from - start:], keep_from
+        self._state = StreamState(carry=carry, carry_start=start, received=received, emitted=stop,
+                                  lead_placed=placed, kind=kind)
+        return result
+
+    def flush(self) -> Any:
+        """End the signal: the outputs its right padding completes.  The stream is then ready
+        for a new signal (of any batch size, dtype or library).
+
+        Raises
+        ------
+        ValueError
+            Where ``conv1d`` of the whole signal would (a signal shorter than
+            the kernel's extent, or than reflect's padding, ...); the state is
+            left as it was.
+        """
+        spec, state = self.spec, self._state
+        if state.kind is None:
+            raise ValueError("the stream has no signal to flush: push at least one chunk (it fixes the "
+                             "signal's batch size and dtype) before flush()")
+        shape.check_signal_end(spec, state.received, state.kind)
+        kind, carry, start = state.kind, state.carry, state.carry_start
+        xp = array_api_compat.array_namespace(carry)
+        first_sample = start - spec.pad_left
+        tail = _gather(xp, carry, first_sample,
+                       padding_modes.runs(state.received, state.received + spec.pad_right, state.received,
+                                          spec.padding_mode), kind)
+        padded = xp.concat([carry, *tail], axis=-1) if tail else carry
+        end = spec.pad_left + state.received + spec.pad_right
+        stop = max(state.emitted, (end - spec.extent) // spec.stride + 1)
+        result = self._outputs(xp, carry, padded, start, state.emitted, stop, kind)
+        self.reset()
+        return result

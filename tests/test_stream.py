@@ -1,0 +1,327 @@
+"""Streams against the whole-signal call: random settings, random chunkings, the minimal delay,
+the state's round trip and the bad-chunk errors (which leave the state as it was)."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import arrayconv
+from oracle import assert_close, reference
+
+MODES = ("zeros", "reflect", "replicate")
+
+
+@st.composite
+def stream_cases(draw, dtypes=("float64", "float32", "complex128", "float16")):
+    """A conv1d stream's settings, a signal and a chunking of it (0- and 1-sample chunks common)."""
+    groups = draw(st.integers(1, 3))
+    cin, cout = groups * draw(st.integers(1, 2)), groups * draw(st.integers(1, 2))
+    kernel, dilation = draw(st.integers(1, 6)), draw(st.integers(1, 3))
+    stride = draw(st.integers(1, 4))
+    padding = draw(st.one_of(st.integers(0, 5), st.sampled_from(["valid", "same", "causal"])))
+    if padding == "same":
+        stride = 1
+    mode = draw(st.sampled_from(MODES))
+    extent = dilation * (kernel - 1) + 1
+    length = draw(st.integers(0, 3 * extent + 40))
+    batched = draw(st.booleans())
+    batch = draw(st.integers(1, 3))
+    dtype = draw(st.sampled_from(dtypes))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+
+    def values(shape):
+        v = rng.standard_normal(shape)
+        if dtype.startswith("complex"):
+            v = v + 1j * rng.standard_normal(shape)
+        return v.astype(dtype)
+
+    x = values((batch, cin, length) if batched else (cin, length))
+    w = values((cout, cin // groups, kernel))
+    b = values((cout,)) if draw(st.booleans()) else None
+    sizes = draw(st.lists(st.one_of(st.integers(0, 1), st.integers(0, 2 * extent + 5)), max_size=12))
+    cuts, at = [], 0
+    for size in sizes:
+        at = min(length, at + size)
+        cuts.append(at)
+    return dict(x=x, w=w, b=b, stride=stride, padding=padding, dilation=dilation, groups=groups, mode=mode,
+                bounds=[0, *cuts, length])
+
+
+def _chunks(case):
+    bounds = case["bounds"]
+    return [case["x"][..., a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def _settings(case):
+    return (case["stride"], case["padding"], case["dilation"], case["groups"], case["mode"])
+
+
+def _whole(case):
+    return arrayconv.conv1d(case["x"], case["w"], case["b"], *_settings(case))
+
+
+def _expected_count(case, received, total):
+    """How many outputs a push may have returned after ``received`` samples: those whose
+    padded inputs are all known (the left padding of reflect once pad_left + 1 samples
+    have come, of replicate once one has), and never more than the whole signal has."""
+    spec = arrayconv.shape.normalize(case["x"], case["w"], None, *_settings(case))
+    extent = spec.dilation * (spec.kernel_size - 1) + 1
+    needs = {"zeros": 0, "replicate": 1, "reflect": spec.pad_left + 1}[case["mode"]] if spec.pad_left else 0
+    known = spec.pad_left + received
+    if received < needs or known < extent:
+        return 0
+    return min(total, (known - extent) // spec.stride + 1)
+
+
+@given(case=stream_cases())
+def test_stream_equals_the_whole_signal_call_with_minimal_delay(backend_name, case):
+    try:
+        expected = _whole(case)
+    except ValueError as error:
+        expected = error
+    stream = arrayconv.Conv1dStream(case["w"], case["b"], *_settings(case), backend=backend_name)
+    parts, received = [], 0
+    for chunk in _chunks(case):
+        parts.append(stream.push(chunk))
+        received += chunk.shape[-1]
+        if not isinstance(expected, Exception):
+            emitted = sum(p.shape[-1] for p in parts)
+            assert emitted == _expected_count(case, received, expected.shape[-1]), (received, emitted)
+    if isinstance(expected, Exception):
+        with pytest.raises(ValueError) as raised:
+            stream.flush()
+        assert str(raised.value) == str(expected)
+        return
+    parts.append(stream.flush())
+    result = np.concatenate(parts, axis=-1)
+    assert result.shape == expected.shape and result.dtype == expected.dtype
+    # flushed: ready for a new signal, here the same one in a single chunk
+    again = np.concatenate([stream.push(case["x"]), stream.flush()], axis=-1)
+    assert again.shape == expected.shape
+    if result.size:
+        wide, scale = reference(case["x"], case["w"], case["b"], *_settings(case), result.dtype)
+        assert_close(result, wide, scale, result.dtype.name)
+        assert_close(again, wide, scale, result.dtype.name)
+
+
+@given(case=stream_cases(dtypes=("float64",)), data=st.data())
+def test_a_parked_state_resumes_on_another_stream(case, data):
+    chunks = _chunks(case)
+    park = data.draw(st.integers(0, len(chunks)))
+    first = arrayconv.Conv1dStream(case["w"], case["b"], *_settings(case))
+    parts = [first.push(chunk) for chunk in chunks[:park]]
+    saved = first.state
+    second = arrayconv.Conv1dStream(case["w"], case["b"], *_settings(case))
+    second.state = saved
+    try:
+        parts += [second.push(chunk) for chunk in chunks[park:]] + [second.flush()]
+    except ValueError:
+        with pytest.raises(ValueError):
+            _whole(case)
+        return
+    np.testing.assert_allclose(np.concatenate(parts, axis=-1), _whole(case), rtol=1e-12, atol=1e-12)
+
+
+def _layer_like():
+    rng = np.random.default_rng(5)
+    return rng.standard_normal((6, 2, 4)), rng.standard_normal((2, 4, 100))
+
+
+@pytest.mark.parametrize("bad, error, message", [
+    (lambda x: x[:, :3], ValueError, r"chunk must have 4 channels .* got chunk.shape=\(2, 3, 7\)"),
+    (lambda x: x.astype(np.float32), TypeError, r"chunk must keep the signal's dtype float64, got chunk.dtype=float32"),
+    (lambda x: x[0], ValueError, r"chunk must be 3-D \(N, C_in, n\) like the signal's earlier chunks"),
+    (lambda x: x[:1], ValueError, r"chunk must keep the signal's batch size 2, got chunk.shape=\(1, 4, 7\)"),
+    (lambda x: x[None], ValueError, r"chunk must be \(N, C_in, n\) or unbatched \(C_in, n\), got chunk.shape"),
+    (lambda x: x.tolist(), TypeError, r"chunk must be an array"),
+    (lambda x: x.astype(np.int64), TypeError, r"chunk must have a floating or complex dtype"),
+])
+def test_a_bad_chunk_names_chunk_and_leaves_the_state(bad, error, message):
+    w, x = _layer_like()
+    stream = arrayconv.Conv1dStream(w, None, 2, "causal", 2, 2)
+    parts = [stream.push(x[..., :13])]
+    before = stream.state
+    with pytest.raises(error, match=message):
+        stream.push(bad(x[..., 13:20]))
+    assert stream.state is before
+    parts += [stream.push(x[..., 13:]), stream.flush()]
+    np.testing.assert_allclose(np.concatenate(parts, axis=-1), arrayconv.conv1d(x, w, None, 2, "causal", 2, 2),
+                               rtol=1e-12, atol=1e-12)
+
+
+def test_a_chunk_of_another_library_is_refused():
+    torch = pytest.importorskip("torch")
+    w, x = _layer_like()
+    stream = arrayconv.Conv1dStream(w, groups=2)
+    stream.push(x[..., :10])
+    with pytest.raises(TypeError, match=r"chunk must be a numpy array like the signal's earlier chunks, got a torch"):
+        stream.push(torch.from_numpy(x[..., 10:]))
+
+
+def test_settings_a_stream_cannot_take_are_refused_when_it_is_made():
+    w = np.ones((2, 1, 3))
+    with pytest.raises(ValueError, match=r"padding_mode='circular' cannot stream"):
+        arrayconv.Conv1dStream(w, padding_mode="circular")
+    with pytest.raises(ValueError, match=r"padding='same' is not supported for strided convolutions, got stride=2"):
+        arrayconv.Conv1dStream(w, padding="same", stride=2)
+    with pytest.raises(ValueError, match=r"padding of a stream must be non-negative"):
+        arrayconv.Conv1dStream(w, padding=-1, padding_mode="reflect")
+    with pytest.raises(ValueError, match=r"padding must be a non-negative int, 'valid', 'same' or 'causal'"):
+        arrayconv.Conv1dStream(w, padding="full")
+    with pytest.raises(ValueError, match=r"weight must be 3-D"):
+        arrayconv.Conv1dStream(np.ones((2, 3)))
+    with pytest.raises(ValueError, match=r"the stream has no signal to flush"):
+        arrayconv.Conv1dStream(w).flush()
+    with pytest.raises(TypeError, match=r"state must be a StreamState"):
+        arrayconv.Conv1dStream(w).state = (None, 0, 0, 0, False, None)
+
+
+def test_torch_chunks_give_torch_outputs_with_a_numpy_weight():
+    torch = pytest.importorskip("torch")
+    w, x = _layer_like()
+    stream = arrayconv.Conv1dStream(w.astype(np.float32), None, 3, "causal", 1, 2, "replicate")
+    tx = torch.from_numpy(x.astype(np.float32))
+    parts = [stream.push(tx[..., a:b]) for a, b in [(0, 1), (1, 1), (1, 50), (50, 100)]] + [stream.flush()]
+    assert all(isinstance(p, torch.Tensor) and p.dtype == torch.float32 for p in parts)
+    assert isinstance(stream.state.carry, torch.Tensor) or stream.state.carry is None
+    expected = arrayconv.conv1d(x.astype(np.float32), w.astype(np.float32), None, 3, "causal", 1, 2, "replicate")
+    np.testing.assert_allclose(torch.cat(parts, dim=-1).numpy(), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_the_layers_stream_runs_on_its_own_parameters():
+    layer = arrayconv.Conv1d(4, 6, 5, stride=2, padding="causal", dilation=2, groups=2, padding_mode="reflect",
+                             rng=0, dtype="float64")
+    x = np.random.default_rng(1).standard_normal((3, 4, 61))
+    stream = layer.stream()
+    parts = [stream.push(x[..., a:b]) for a, b in [(0, 9), (9, 10), (10, 61)]] + [stream.flush()]
+    np.testing.assert_allclose(np.concatenate(parts, axis=-1), layer(x), rtol=1e-12, atol=1e-12)
+
+
+def test_a_push_copies_only_the_carry_not_the_history():
+    w = np.ones((1, 1, 4))
+    stream = arrayconv.Conv1dStream(w, padding="causal", stride=3)
+    for _ in range(50):
+        stream.push(np.ones((1, 1, 7)))
+        assert stream.state.carry.shape[-1] <= 3 + 3  # the window's reach back, and less than a stride ahead
+
+
+@st.composite
+def transpose_stream_cases(draw, dtypes=("float64", "float32", "complex128", "float16")):
+    """A conv_transpose1d stream's settings, a signal and a chunking of it."""
+    groups = draw(st.integers(1, 3))
+    cin, cout_g = groups * draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    kernel, dilation, stride = draw(st.integers(1, 6)), draw(st.integers(1, 3)), draw(st.integers(1, 5))
+    padding = draw(st.integers(0, 6))
+    output_padding = draw(st.integers(0, max(stride, dilation) - 1))
+    length = draw(st.integers(0, 40))
+    batched, batch = draw(st.booleans()), draw(st.integers(1, 3))
+    dtype = draw(st.sampled_from(dtypes))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+
+    def values(shape):
+        v = rng.standard_normal(shape)
+        if dtype.startswith("complex"):
+            v = v + 1j * rng.standard_normal(shape)
+        return v.astype(dtype)
+
+    sizes = draw(st.lists(st.one_of(st.integers(0, 1), st.integers(0, 12)), max_size=10))
+    cuts, at = [], 0
+    for size in sizes:
+        at = min(length, at + size)
+        cuts.append(at)
+    return dict(x=values((batch, cin, length) if batched else (cin, length)), w=values((cin, cout_g, kernel)),
+                b=values((cout_g * groups,)) if draw(st.booleans()) else None,
+                settings=(stride, padding, output_padding, groups, dilation), bounds=[0, *cuts, length])
+
+
+@given(case=transpose_stream_cases())
+def test_transposed_stream_equals_the_whole_signal_call_with_minimal_delay(backend_name, case):
+    stride, padding, output_padding, _, dilation = case["settings"]
+    try:
+        expected = arrayconv.conv_transpose1d(case["x"], case["w"], case["b"], *case["settings"])
+    except ValueError as error:
+        expected = error
+    stream = arrayconv.ConvTranspose1dStream(case["w"], case["b"], *case["settings"], backend=backend_name)
+    parts, received = [], 0
+    for chunk in _chunks(case):
+        parts.append(stream.push(chunk))
+        received += chunk.shape[-1]
+        extent = dilation * (case["w"].shape[-1] - 1) + 1
+        # output t is final once t + padding < received * stride, and exists once the signal so far has it
+        surely = (received - 1) * stride - 2 * padding + extent + output_padding if received else 0
+        assert sum(p.shape[-1] for p in parts) == max(0, min(received * stride - padding, surely))
+    if isinstance(expected, Exception):
+        with pytest.raises(ValueError) as raised:
+            stream.flush()
+        assert str(raised.value) == str(expected)
+        return
+    parts.append(stream.flush())
+    result = np.concatenate(parts, axis=-1)
+    assert result.shape == expected.shape and result.dtype == expected.dtype
+    wide = case["x"].dtype.kind == "c" and np.complex128 or np.float64
+    exact = arrayconv.conv_transpose1d(*(None if a is None else a.astype(wide) for a in (case["x"], case["w"], case["b"])),
+                                       *case["settings"])
+    magnitude = arrayconv.conv_transpose1d(*(None if a is None else np.abs(a).astype(np.float64)
+                                             for a in (case["x"], case["w"], case["b"])), *case["settings"])
+    if result.size:
+        assert_close(result, exact, float(magnitude.max()), result.dtype.name)
+
+
+@given(case=transpose_stream_cases(dtypes=("float64",)), data=st.data())
+def test_a_parked_transposed_state_resumes_on_another_stream(case, data):
+    chunks = _chunks(case)
+    park = data.draw(st.integers(0, len(chunks)))
+    first = arrayconv.ConvTranspose1dStream(case["w"], case["b"], *case["settings"])
+    parts = [first.push(chunk) for chunk in chunks[:park]]
+    second = arrayconv.ConvTranspose1dStream(case["w"], case["b"], *case["settings"])
+    second.state = first.state
+    try:
+        parts += [second.push(chunk) for chunk in chunks[park:]] + [second.flush()]
+    except ValueError:
+        with pytest.raises(ValueError):
+            arrayconv.conv_transpose1d(case["x"], case["w"], case["b"], *case["settings"])
+        return
+    np.testing.assert_allclose(np.concatenate(parts, axis=-1),
+                               arrayconv.conv_transpose1d(case["x"], case["w"], case["b"], *case["settings"]),
+                               rtol=1e-12, atol=1e-12)
+
+
+def test_the_transposed_layers_stream_and_its_bad_chunks():
+    layer = arrayconv.ConvTranspose1d(4, 6, 5, stride=3, padding=2, output_padding=1, groups=2, dilation=2, rng=0,
+                                      dtype="float64")
+    x = np.random.default_rng(2).standard_normal((2, 4, 31))
+    stream = layer.stream()
+    parts = [stream.push(x[..., :10])]
+    before = stream.state
+    with pytest.raises(ValueError, match=r"chunk must have 4 channels \(weight.shape\[0\]\)"):
+        stream.push(x[:, :2, 10:12])
+    with pytest.raises(TypeError, match=r"chunk must keep the signal's dtype float64"):
+        stream.push(x[..., 10:12].astype(np.float32))
+    assert stream.state is before
+    parts += [stream.push(x[..., 10:11]), stream.push(x[..., 11:]), stream.flush()]
+    np.testing.assert_allclose(np.concatenate(parts, axis=-1), layer(x), rtol=1e-12, atol=1e-12)
+
+
+def test_transposed_torch_chunks_give_torch_outputs():
+    torch = pytest.importorskip("torch")
+    w = np.random.default_rng(3).standard_normal((3, 2, 4)).astype(np.float32)
+    x = torch.randn(2, 3, 20)
+    stream = arrayconv.ConvTranspose1dStream(w, None, 2, 1)
+    parts = [stream.push(x[..., a:b]) for a, b in [(0, 1), (1, 1), (1, 13), (13, 20)]] + [stream.flush()]
+    assert all(isinstance(p, torch.Tensor) and p.dtype == torch.float32 for p in parts)
+    expected = torch.nn.functional.conv_transpose1d(x, torch.from_numpy(w), stride=2, padding=1)
+    torch.testing.assert_close(torch.cat(parts, dim=-1), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_the_wav_example_matches_the_offline_filter(tmp_path):
+    """examples/stream_wav_fir.py, on one second of audio: its exit status is its check."""
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(__file__).parents[1] / "examples" / "stream_wav_fir.py"
+    spec = importlib.util.spec_from_file_location("stream_wav_fir", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    assert example.main(["--seconds", "1", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "filtered.wav").stat().st_size > 0
