@@ -30,9 +30,16 @@ import array_api_compat
 
 from . import padding as padding_modes
 from . import shape
-from ._interop import convert_like
+from ._interop import convert_like, device_name, from_numpy, to_numpy
+from .dtypes import COMPUTE_DTYPE
+from .backends import partitioned
 from .functional import conv1d
 from .shape.stream_spec import ChunkKind, StreamSpec
+
+# Kernels at least this wide stream on the partitioned FFT (stride 1, CPU chunks):
+# from there a push costs less than correlating the carried history again
+# (docs/benchmarks.md, "Streams").
+PARTITIONED_EXTENT = 512
 
 __all__ = ["Conv1dStream", "StreamState"]
 
@@ -59,6 +66,15 @@ class StreamState(NamedTuple):
         ``carry`` holds the signal from its first sample).
     kind : ChunkKind or None
         The library, device, dtype, rank and batch size the signal's chunks keep.
+    history : PartitionedState or None
+        For a long kernel (stride 1, CPU chunks): the partitioned-FFT engine's
+        delay line of block spectra (NumPy arrays, see :mod:`backends.partitioned`),
+        which then holds the history in place of ``carry`` (kept only for the
+        right padding); None on the direct path.
+    fed : int
+        Padded positions handed to ``history`` so far.
+    block : int
+        ``history``'s block size (0 on the direct path).
     """
 
     carry: Any
@@ -67,11 +83,22 @@ class StreamState(NamedTuple):
     emitted: int
     lead_placed: bool
     kind: ChunkKind | None
+    history: Any = None
+    fed: int = 0
+    block: int = 0
 
 
 def _fresh(spec: StreamSpec) -> StreamState:
     return StreamState(carry=None, carry_start=spec.pad_left, received=0, emitted=0,
                        lead_placed=False, kind=None)
+
+
+def _snapshot(state: StreamState) -> StreamState:
+    """``state`` with its own copy of the partitioned history (which pushes update in place);
+    the carry is never written in place, so it is shared."""
+    if state.history is None:
+        return state
+    return state._replace(history=partitioned.copy_state(state.history))
 
 
 def _gather(xp: Any, carry: Any, first_sample: int, runs: list, kind: ChunkKind) -> list:
@@ -139,12 +166,12 @@ class Conv1dStream:
 
     @property
     def state(self) -> StreamState:
-        """The carried state (a :class:`StreamState`); set it to resume a parked stream."""
-        return self._state
+        """A snapshot of the carried state (a :class:`StreamState`); set it to resume a parked stream."""
+        return _snapshot(self._state)
 
     @state.setter
     def state(self, value: StreamState) -> None:
-        self._state = shape.check_stream_state(self.spec, value)
+        self._state = _snapshot(shape.check_stream_state(self.spec, value))
 
     def reset(self) -> None:
         """Forget the signal: the next chunk starts a new one."""
@@ -207,14 +234,57 @@ class Conv1dStream:
         stop = state.emitted
         if placed and known >= spec.extent:
             stop = max(stop, (known - spec.extent) // spec.stride + 1)
-        result = self._outputs(xp, chunk, carry, start, state.emitted, stop, kind)
+        block = state.block if state.kind is not None else self._block_for(rows, kind)
+        history, fed = state.history, state.fed
+        if block and placed:
+            if history is None:
+                history, fed = partitioned.fresh_state(self._plan(block, kind), kind.batch), 0
+            result, history = self._through_history(xp, chunk, carry[:, :, fed - start:], fed, history, block, kind)
+            fed = known
+        else:
+            result = self._outputs(xp, chunk, carry, start, state.emitted, stop, kind)
         if placed:
-            # keep what the next output reads, and what the right padding will read at the end
-            keep_from = max(start, min(stop * spec.stride, known - spec.keeps))
+            # keep what the next output reads (the history holds it on the partitioned path),
+            # and what the right padding will read at the end
+            needed = known if block else stop * spec.stride
+            keep_from = max(start, min(needed, known - spec.keeps))
             carry, start = carry[:, :, keep_from - start:], keep_from
         self._state = StreamState(carry=carry, carry_start=start, received=received, emitted=stop,
-                                  lead_placed=placed, kind=kind)
+                                  lead_placed=placed, kind=kind, history=history, fed=fed, block=block)
         return result
+
+    def _block_for(self, rows: Any, kind: ChunkKind) -> int:
+        """The partitioned FFT's block size for a new signal, 0 for the direct path: a long
+        kernel at stride 1, CPU chunks, no backend forced."""
+        spec = self.spec
+        if spec.stride != 1 or spec.extent < PARTITIONED_EXTENT or self.backend is not None:
+            return 0
+        if device_name(rows) != "cpu":
+            return 0
+        return partitioned.block_for(rows.shape[-1], spec.extent)
+
+    def _plan(self, block: int, kind: ChunkKind) -> partitioned.PartitionedPlan:
+        """The kernel's partition spectra for ``block`` (made once per block size and dtype)."""
+        compute = COMPUTE_DTYPE[kind.result_dtype]
+        key = ("partitioned", block, compute)
+        if key not in self._converted:
+            weight = to_numpy(self.weight, "weight", compute)
+            self._converted[key] = partitioned.make_plan(weight, dilation=self.spec.dilation,
+                                                         groups=self.spec.groups, block=block)
+        return self._converted[key]
+
+    def _through_history(self, xp: Any, like: Any, fresh: Any, fed: int, history: Any, block: int,
+                         kind: ChunkKind) -> tuple[Any, Any]:
+        """The outputs that padded positions ``fed ...`` (``fresh``) complete, by the partitioned
+        FFT, and its new history."""
+        spec = self.spec
+        compute = COMPUTE_DTYPE[kind.result_dtype]
+        z = partitioned.feed(self._plan(block, kind), history, to_numpy(fresh, "chunk", compute))
+        z = z[:, :, max(0, spec.extent - 1 - fed):]  # z[q] is output q - (extent - 1)
+        if self.bias is not None:
+            z = z + to_numpy(self.bias, "bias", compute)[None, :, None]
+        result = from_numpy(z.astype(kind.result_dtype, copy=False), like)
+        return (result if kind.batched else result[0]), history
 
     def flush(self) -> Any:
         """End the signal: the outputs its right padding completes.  The stream is then ready
@@ -241,6 +311,10 @@ class Conv1dStream:
         padded = xp.concat([carry, *tail], axis=-1) if tail else carry
         end = spec.pad_left + state.received + spec.pad_right
         stop = max(state.emitted, (end - spec.extent) // spec.stride + 1)
-        result = self._outputs(xp, carry, padded, start, state.emitted, stop, kind)
+        if state.history is not None:
+            result, _ = self._through_history(xp, carry, padded[:, :, state.fed - start:], state.fed, state.history,
+                                              state.block, kind)
+        else:
+            result = self._outputs(xp, carry, padded, start, state.emitted, stop, kind)
         self.reset()
         return result

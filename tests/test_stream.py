@@ -1,6 +1,8 @@
 """Streams against the whole-signal call: random settings, random chunkings, the minimal delay,
 the state's round trip and the bad-chunk errors (which leave the state as it was)."""
 
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -103,6 +105,54 @@ def test_stream_equals_the_whole_signal_call_with_minimal_delay(backend_name, ca
         wide, scale = reference(case["x"], case["w"], case["b"], *_settings(case), result.dtype)
         assert_close(result, wide, scale, result.dtype.name)
         assert_close(again, wide, scale, result.dtype.name)
+
+
+@given(case=stream_cases())
+def test_the_partitioned_fft_path_equals_the_whole_signal_call(case):
+    """Every stride-1 stream with an auto-routed backend on the partitioned FFT, however short its kernel."""
+    try:
+        expected = _whole(case)
+    except ValueError as error:
+        expected = error
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(arrayconv.stream, "PARTITIONED_EXTENT", 1)
+        _check_partitioned(case, expected)
+
+
+def _check_partitioned(case, expected):
+    stream = arrayconv.Conv1dStream(case["w"], case["b"], *_settings(case))
+    parts, received = [], 0
+    for chunk in _chunks(case):
+        parts.append(stream.push(chunk))
+        received += chunk.shape[-1]
+        if not isinstance(expected, Exception):
+            assert sum(p.shape[-1] for p in parts) == _expected_count(case, received, expected.shape[-1])
+    if case["stride"] == 1 and case["bounds"][-1]:
+        assert stream.state.block > 0  # the path under test
+    if isinstance(expected, Exception):
+        with pytest.raises(ValueError, match=re.escape(str(expected))):
+            stream.flush()
+        return
+    parts.append(stream.flush())
+    result = np.concatenate(parts, axis=-1)
+    assert result.shape == expected.shape and result.dtype == expected.dtype
+    if result.size:
+        wide, scale = reference(case["x"], case["w"], case["b"], *_settings(case), result.dtype)
+        assert_close(result, wide, scale, result.dtype.name)
+
+
+def test_a_long_kernel_streams_on_the_partitioned_fft_and_parks():
+    rng = np.random.default_rng(7)
+    w, x = rng.standard_normal((2, 1, 1500)), rng.standard_normal((3, 2, 6000))
+    stream = arrayconv.Conv1dStream(w, padding="causal", groups=2, padding_mode="replicate")
+    parts = [stream.push(x[..., :700])]
+    assert stream.state.block == 1024 and stream.state.history is not None
+    resumed = arrayconv.Conv1dStream(w, padding="causal", groups=2, padding_mode="replicate")
+    resumed.state = stream.state
+    parts += [resumed.push(x[..., a:b]) for a, b in [(700, 701), (701, 701), (701, 4000), (4000, 6000)]]
+    parts.append(resumed.flush())
+    expected = arrayconv.conv1d(x, w, padding="causal", groups=2, padding_mode="replicate")
+    np.testing.assert_allclose(np.concatenate(parts, axis=-1), expected, rtol=1e-10, atol=1e-10)
 
 
 @given(case=stream_cases(dtypes=("float64",)), data=st.data())
