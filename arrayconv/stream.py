@@ -33,6 +33,7 @@ from . import shape
 from ._interop import convert_like, device_name, from_numpy, to_numpy
 from .dtypes import COMPUTE_DTYPE
 from .backends import partitioned
+from .backends._generic import correlate_time_major
 from .functional import conv1d
 from .shape.stream_spec import ChunkKind, StreamSpec
 
@@ -40,6 +41,10 @@ from .shape.stream_spec import ChunkKind, StreamSpec
 # from there a push costs less than correlating the carried history again
 # (docs/benchmarks.md, "Streams").
 PARTITIONED_EXTENT = 512
+# Pushes of at most this many samples onto a kernel at most this wide run time-major
+# (the decode step of a convolutional state): a few samples of N * C rows
+# are a few products along the channels, not N * C short rows.
+SMALL_CHUNK, SMALL_EXTENT = 16, 64
 
 __all__ = ["Conv1dStream", "StreamState"]
 
@@ -75,6 +80,9 @@ class StreamState(NamedTuple):
         Padded positions handed to ``history`` so far.
     block : int
         ``history``'s block size (0 on the direct path).
+    time_major : bool
+        Whether ``carry`` is laid out ``(N, m, C_in)`` (after a push of a few
+        samples onto a short kernel) rather than ``(N, C_in, m)``.
     """
 
     carry: Any
@@ -86,11 +94,19 @@ class StreamState(NamedTuple):
     history: Any = None
     fed: int = 0
     block: int = 0
+    time_major: bool = False
 
 
 def _fresh(spec: StreamSpec) -> StreamState:
     return StreamState(carry=None, carry_start=spec.pad_left, received=0, emitted=0,
                        lead_placed=False, kind=None)
+
+
+def _channel_major(xp: Any, state: StreamState) -> Any:
+    """The state's carry as ``(N, C_in, m)`` (None before a signal's first chunk)."""
+    if state.carry is None or not state.time_major:
+        return state.carry
+    return xp.permute_dims(state.carry, (0, 2, 1))
 
 
 def _snapshot(state: StreamState) -> StreamState:
@@ -162,6 +178,7 @@ class Conv1dStream:
         self.spec = shape.normalize_stream(weight, bias, stride, padding, dilation, groups, padding_mode)
         self.weight, self.bias, self.backend = weight, bias, backend
         self._converted: dict[tuple[str, str], tuple[Any, Any]] = {}
+        self._ring: tuple[Any, int, StreamState | None] | None = None  # see _append_time_major
         self._state = _fresh(self.spec)
 
     @property
@@ -222,7 +239,10 @@ class Conv1dStream:
         kind = shape.check_chunk(spec, chunk, state.kind)
         xp = array_api_compat.array_namespace(chunk)
         rows = chunk if kind.batched else xp.expand_dims(chunk, axis=0)
-        carry = rows if state.carry is None else xp.concat([state.carry, rows], axis=-1)
+        if state.lead_placed and not state.block and rows.shape[-1] <= SMALL_CHUNK and spec.extent <= SMALL_EXTENT:
+            return self._push_time_major(xp, chunk, rows, kind)
+        carry = _channel_major(xp, state)
+        carry = rows if carry is None else xp.concat([carry, rows], axis=-1)
         received = state.received + rows.shape[-1]
         start, placed = state.carry_start, state.lead_placed
         if not placed and received >= spec.lead_needs:
@@ -252,6 +272,67 @@ class Conv1dStream:
         self._state = StreamState(carry=carry, carry_start=start, received=received, emitted=stop,
                                   lead_placed=placed, kind=kind, history=history, fed=fed, block=block)
         return result
+
+    def _push_time_major(self, xp: Any, chunk: Any, rows: Any, kind: ChunkKind) -> Any:
+        """A push of a few samples onto a short kernel: the carry kept time-major, ``(N, m, C_in)``,
+        so that appending a sample and each tap's product run along the channels."""
+        spec, state = self.spec, self._state
+        carry = self._append_time_major(xp, state, xp.permute_dims(rows, (0, 2, 1)))
+        received = state.received + rows.shape[-1]
+        start, known = state.carry_start, spec.pad_left + received
+        stop = state.emitted
+        if known >= spec.extent:
+            stop = max(stop, (known - spec.extent) // spec.stride + 1)
+        count = stop - state.emitted
+        if count:
+            taps, bias = self._taps(xp, chunk, kind)
+            compute = getattr(xp, COMPUTE_DTYPE[kind.result_dtype])
+            samples = xp.astype(carry[:, state.emitted * spec.stride - start:, :], compute, copy=False)
+            outputs = correlate_time_major(xp, samples, taps, stride=spec.stride, dilation=spec.dilation,
+                                           groups=spec.groups, count=count)
+            if bias is not None:
+                outputs += bias
+            result = xp.astype(xp.permute_dims(outputs, (0, 2, 1)), getattr(xp, kind.result_dtype), copy=False)
+            result = result if kind.batched else result[0]
+        else:
+            result = self._empty(xp, chunk, kind)
+        keep_from = max(start, min(stop * spec.stride, known - spec.keeps))
+        self._state = StreamState(carry=carry[:, keep_from - start:, :], carry_start=keep_from, received=received,
+                                  emitted=stop, lead_placed=True, kind=kind, time_major=True)
+        self._ring = (self._ring[0], self._ring[1] + keep_from - start, self._state)
+        return result
+
+    def _taps(self, xp: Any, chunk: Any, kind: ChunkKind) -> tuple[Any, Any]:
+        """The weight tap by tap, ``(K, C_out, C_in/g)`` contiguous, and the bias, in the chunks'
+        library, device and compute dtype (made once)."""
+        compute = COMPUTE_DTYPE[kind.result_dtype]
+        key = ("taps", kind.library, kind.device, compute)
+        if key not in self._converted:
+            weight, bias = self._parameters(chunk, kind)
+            dtype = getattr(xp, compute)
+            taps = xp.permute_dims(xp.astype(weight, dtype), (2, 0, 1))
+            contiguous = xp.empty(taps.shape, dtype=dtype, device=array_api_compat.device(chunk))
+            contiguous[...] = taps
+            self._converted[key] = (contiguous, None if bias is None else xp.astype(bias, dtype))
+        return self._converted[key]
+
+    def _append_time_major(self, xp: Any, state: StreamState, samples: Any) -> Any:
+        """The time-major carry with ``samples`` ``(N, n, C_in)`` appended, as a view into a
+        buffer with room to spare, written in place: a push moves the new samples, not the
+        carry (the carry moves to the buffer's front only when the room runs out).  The buffer
+        belongs to the state it was made for; any other state starts a new one."""
+        carry = state.carry if state.time_major else xp.permute_dims(state.carry, (0, 2, 1))
+        buffer, first, owner = self._ring if self._ring is not None else (None, 0, None)
+        held, count = carry.shape[1], samples.shape[1]
+        if owner is not state or first + held + count > buffer.shape[1]:
+            room = 2 * (held + count) + 4 * SMALL_CHUNK
+            buffer = xp.empty((carry.shape[0], room, carry.shape[2]), dtype=carry.dtype,
+                              device=array_api_compat.device(carry))
+            buffer[:, :held, :] = carry
+            first = 0
+        buffer[:, first + held:first + held + count, :] = samples
+        self._ring = (buffer, first, None)
+        return buffer[:, first:first + held + count, :]
 
     def _block_for(self, rows: Any, kind: ChunkKind) -> int:
         """The partitioned FFT's block size for a new signal, 0 for the direct path: a long
@@ -302,8 +383,9 @@ class Conv1dStream:
             raise ValueError("the stream has no signal to flush: push at least one chunk (it fixes the "
                              "signal's batch size and dtype) before flush()")
         shape.check_signal_end(spec, state.received, state.kind)
-        kind, carry, start = state.kind, state.carry, state.carry_start
-        xp = array_api_compat.array_namespace(carry)
+        kind, start = state.kind, state.carry_start
+        xp = array_api_compat.array_namespace(state.carry)
+        carry = _channel_major(xp, state)
         first_sample = start - spec.pad_left
         tail = _gather(xp, carry, first_sample,
                        padding_modes.runs(state.received, state.received + spec.pad_right, state.received,

@@ -25,7 +25,7 @@ from typing import Any
 from arrayconv import padding
 from arrayconv.records import ConvSpec
 
-__all__ = ["conv1d_taps", "conv1d_fft", "pad", "fft_is_safe"]
+__all__ = ["conv1d_taps", "conv1d_fft", "pad", "fft_is_safe", "correlate_time_major"]
 
 
 def _device(xp: Any, array: Any) -> Any:
@@ -132,3 +132,46 @@ def conv1d_fft(xp: Any, spec: ConvSpec, x: Any, w: Any, b: Any | None) -> Any:
     first = extent - 1
     y = full[:, :, first : first + spec.stride * (spec.length_out - 1) + 1 : spec.stride]
     return _add_bias(xp, xp.astype(y, x.dtype), b)
+
+
+def correlate_time_major(xp: Any, samples: Any, taps: Any, *, stride: int, dilation: int, groups: int,
+                         count: int) -> Any:
+    """The first ``count`` outputs of the correlation (no padding, no bias) of ``samples``
+    laid out time-major, ``(N, m, C_in)``, with the weight given tap by tap, ``taps``
+    ``(K, C_out, C_in / groups)`` (C-contiguous): ``(N, count, C_out)``.
+
+    For streams that take a few samples per push: each tap is one product of a
+    ``(N, count, C_in)`` slice, contiguous along the channels, with the tap's
+    weights (a broadcast for depthwise layers, a matrix product per group
+    otherwise), where the channel-major kernels would walk ``N * C`` rows of a
+    few samples each.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> samples = np.arange(12.0).reshape(1, 6, 2)  # 6 samples of 2 channels
+    >>> correlate_time_major(np, samples, np.ones((3, 2, 1)), stride=2, dilation=1, groups=2, count=2)[0].tolist()
+    [[6.0, 9.0], [18.0, 21.0]]
+    """
+    batch = samples.shape[0]
+    kernel, out_channels, per_group = taps.shape
+    out_per_group = out_channels // groups
+    span = (count - 1) * stride + 1
+    total = None
+    for k in range(kernel):
+        tap = samples[:, k * dilation:k * dilation + span:stride, :]  # (N, count, C_in)
+        if per_group == 1 and out_per_group == 1:
+            term = tap * taps[k, :, 0]  # depthwise: along the channels, the last (contiguous) axis
+        elif per_group == 1:
+            # a channel multiplier: each input channel scales its own outputs
+            weights = xp.reshape(taps[k, :, 0], (groups, out_per_group))
+            term = xp.reshape(xp.reshape(tap, (batch, count, groups, 1)) * weights, (batch, count, out_channels))
+        else:
+            grouped = xp.permute_dims(xp.reshape(tap, (batch * count, groups, per_group)), (1, 0, 2))
+            weights = xp.permute_dims(xp.reshape(taps[k], (groups, out_per_group, per_group)), (0, 2, 1))
+            term = xp.reshape(xp.permute_dims(xp.matmul(grouped, weights), (1, 0, 2)), (batch, count, out_channels))
+        if total is None:
+            total = term
+        else:
+            total += term  # in place: a decode step is bound by memory traffic
+    return total

@@ -276,6 +276,10 @@ def check_signal_end(spec: StreamSpec, length: int, kind: ChunkKind) -> None:
     check_length(length, spec.pad_left, spec.pad_right, spec.kernel_size, spec.dilation, spec.padding_mode, shape)
 
 
+def _channel_major_view(carry: Any) -> Any:
+    return array_api_compat.array_namespace(carry).permute_dims(carry, (0, 2, 1))
+
+
 def check_stream_state(spec: StreamSpec, state: Any) -> Any:
     """A state set on a stream (``stream.state = ...``): a ``StreamState`` whose carry fits the
     stream's settings and counts (its carry's library, device, dtype and batch are checked as a
@@ -298,9 +302,10 @@ def check_stream_state(spec: StreamSpec, state: Any) -> Any:
             raise ValueError(f"state.carry must be ({state.kind.batch}, {spec.out_channels}, m), "
                              f"got state.carry.shape={tuple(state.carry.shape)}")
         return state
-    rows = state.carry if state.kind.batched else state.carry[0]
-    check_chunk(spec, rows, state.kind)
-    samples = int(state.carry.shape[-1])
+    # a time-major carry, (N, m, C_in), is checked as the chunk it would be laid out channel-major
+    carry = state.carry if not getattr(state, "time_major", False) else _channel_major_view(state.carry)
+    check_chunk(spec, carry if state.kind.batched else carry[0], state.kind)
+    samples = int(carry.shape[-1])
     if state.lead_placed:
         fits = state.carry_start + samples == spec.pad_left + state.received
     else:  # the signal from its first sample, the left padding still to come
