@@ -102,6 +102,11 @@ def _fresh(spec: StreamSpec) -> StreamState:
                        lead_placed=False, kind=None)
 
 
+def _needs_graph(array: Any) -> bool:
+    """Whether ``array`` is a torch tensor that records an autograd graph."""
+    return bool(getattr(array, "requires_grad", False))
+
+
 def _channel_major(xp: Any, state: StreamState) -> Any:
     """The state's carry as ``(N, C_in, m)`` (None before a signal's first chunk)."""
     if state.carry is None or not state.time_major:
@@ -239,7 +244,12 @@ class Conv1dStream:
         kind = shape.check_chunk(spec, chunk, state.kind)
         xp = array_api_compat.array_namespace(chunk)
         rows = chunk if kind.batched else xp.expand_dims(chunk, axis=0)
-        if state.lead_placed and not state.block and rows.shape[-1] <= SMALL_CHUNK and spec.extent <= SMALL_EXTENT:
+        if state.block and _needs_graph(rows):
+            raise TypeError("chunk requires grad, but this signal runs on the partitioned FFT (its first chunk "
+                            "did not), which torch's autograd cannot follow: start the signal with a chunk that "
+                            "requires grad, or pass chunk.detach()")
+        if (state.lead_placed and not state.block and self.backend is None and rows.shape[-1] <= SMALL_CHUNK
+                and spec.extent <= SMALL_EXTENT):
             return self._push_time_major(xp, chunk, rows, kind)
         carry = _channel_major(xp, state)
         carry = rows if carry is None else xp.concat([carry, rows], axis=-1)
@@ -340,8 +350,8 @@ class Conv1dStream:
         spec = self.spec
         if spec.stride != 1 or spec.extent < PARTITIONED_EXTENT or self.backend is not None:
             return 0
-        if device_name(rows) != "cpu":
-            return 0
+        if device_name(rows) != "cpu" or _needs_graph(rows) or _needs_graph(self.weight) or _needs_graph(self.bias):
+            return 0  # the partitioned FFT runs on NumPy: no GPU, no autograd graph
         return partitioned.block_for(rows.shape[-1], spec.extent)
 
     def _plan(self, block: int, kind: ChunkKind) -> partitioned.PartitionedPlan:

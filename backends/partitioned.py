@@ -157,9 +157,9 @@ def feed(plan: PartitionedPlan, state: PartitionedState, samples: np.ndarray) ->
                 past[...] = _products(plan.spectra[:, :, 1:], delay[:, :, newest:newest + parts - 1])
             counters[2] = 1
         spectrum = engine.spectrum(segment, n=2 * block, axis=-1, is_complex=plan.is_complex)  # (N, C_in, F)
-        current = spectrum.reshape(batch, plan.groups, 1, plan.in_per_group, -1)
+        current = spectrum.reshape(batch, plan.groups, 1, plan.in_per_group, spectrum.shape[-1])
         total = past + _products(plan.spectra[:, :, :1], current)
-        total = total.reshape(batch, plan.out_channels, -1)
+        total = total.reshape(batch, plan.out_channels, total.shape[-1])
         frames = np.empty((batch, plan.out_channels, 2 * block), dtype=segment.dtype)
         frames = engine.inverse(total, frames, n=2 * block, is_complex=plan.is_complex, threads=1)
         z = frames[:, :, block + filled:block + filled + count]

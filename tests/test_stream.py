@@ -377,3 +377,26 @@ def test_the_wav_example_matches_the_offline_filter(tmp_path):
     spec.loader.exec_module(example)
     assert example.main(["--seconds", "1", "--out", str(tmp_path)]) == 0
     assert (tmp_path / "filtered.wav").stat().st_size > 0
+
+
+def test_edge_signals_on_the_partitioned_fft_path():
+    """A zero batch, and torch chunks that need a graph (which keep it: they stay off the NumPy-only path)."""
+    w = np.random.default_rng(8).standard_normal((1, 1, 600))
+    empty = np.zeros((0, 1, 1000))
+    stream = arrayconv.Conv1dStream(w)
+    parts = [stream.push(empty[..., :10]), stream.push(empty[..., 10:]), stream.flush()]
+    assert np.concatenate(parts, axis=-1).shape == arrayconv.conv1d(empty, w).shape == (0, 1, 401)
+    torch = pytest.importorskip("torch")
+    x = torch.randn(1, 1, 2000, dtype=torch.float64, requires_grad=True)
+    tw = torch.from_numpy(w)
+    stream = arrayconv.Conv1dStream(tw)
+    y = torch.cat([stream.push(x[..., :1000]), stream.push(x[..., 1000:]), stream.flush()], -1)
+    assert y.requires_grad and stream.state.block == 0
+    torch.testing.assert_close(y, arrayconv.conv1d(x, tw))
+    stream = arrayconv.Conv1dStream(tw)
+    stream.push(x.detach()[..., :1000])
+    assert stream.state.block > 0
+    before = stream.state
+    with pytest.raises(TypeError, match=r"chunk requires grad, but this signal runs on the partitioned FFT"):
+        stream.push(x[..., 1000:])
+    assert stream.state.received == before.received
