@@ -29,10 +29,9 @@ from typing import Any, NamedTuple
 import array_api_compat
 
 from . import padding as padding_modes
-from . import shape
+from . import registry, shape
 from ._interop import convert_like, device_name, from_numpy, to_numpy
 from .dtypes import COMPUTE_DTYPE
-from .backends import partitioned
 from .backends._generic import correlate_time_major
 from .functional import conv1d
 from .shape.stream_spec import ChunkKind, StreamSpec
@@ -102,6 +101,12 @@ def _fresh(spec: StreamSpec) -> StreamState:
                        lead_placed=False, kind=None)
 
 
+def _partitioned() -> Any:
+    """The partitioned overlap-save engine (``backends/partitioned``), reached through the fft
+    backend so that importing arrayconv does not load SciPy's FFT."""
+    return registry.get("fft").streams
+
+
 def _needs_graph(array: Any) -> bool:
     """Whether ``array`` is a torch tensor that records an autograd graph."""
     return bool(getattr(array, "requires_grad", False))
@@ -119,7 +124,7 @@ def _snapshot(state: StreamState) -> StreamState:
     the carry is never written in place, so it is shared."""
     if state.history is None:
         return state
-    return state._replace(history=partitioned.copy_state(state.history))
+    return state._replace(history=_partitioned().copy_state(state.history))
 
 
 def _gather(xp: Any, carry: Any, first_sample: int, runs: list, kind: ChunkKind) -> list:
@@ -268,7 +273,7 @@ class Conv1dStream:
         history, fed = state.history, state.fed
         if block and placed:
             if history is None:
-                history, fed = partitioned.fresh_state(self._plan(block, kind), kind.batch), 0
+                history, fed = _partitioned().fresh_state(self._plan(block, kind), kind.batch), 0
             result, history = self._through_history(xp, chunk, carry[:, :, fed - start:], fed, history, block, kind)
             fed = known
         else:
@@ -352,15 +357,17 @@ class Conv1dStream:
             return 0
         if device_name(rows) != "cpu" or _needs_graph(rows) or _needs_graph(self.weight) or _needs_graph(self.bias):
             return 0  # the partitioned FFT runs on NumPy: no GPU, no autograd graph
-        return partitioned.block_for(rows.shape[-1], spec.extent)
+        if "fft" not in registry.available():
+            return 0
+        return _partitioned().block_for(rows.shape[-1], spec.extent)
 
-    def _plan(self, block: int, kind: ChunkKind) -> partitioned.PartitionedPlan:
+    def _plan(self, block: int, kind: ChunkKind) -> Any:
         """The kernel's partition spectra for ``block`` (made once per block size and dtype)."""
         compute = COMPUTE_DTYPE[kind.result_dtype]
         key = ("partitioned", block, compute)
         if key not in self._converted:
             weight = to_numpy(self.weight, "weight", compute)
-            self._converted[key] = partitioned.make_plan(weight, dilation=self.spec.dilation,
+            self._converted[key] = _partitioned().make_plan(weight, dilation=self.spec.dilation,
                                                          groups=self.spec.groups, block=block)
         return self._converted[key]
 
@@ -370,7 +377,7 @@ class Conv1dStream:
         FFT, and its new history."""
         spec = self.spec
         compute = COMPUTE_DTYPE[kind.result_dtype]
-        z = partitioned.feed(self._plan(block, kind), history, to_numpy(fresh, "chunk", compute))
+        z = _partitioned().feed(self._plan(block, kind), history, to_numpy(fresh, "chunk", compute))
         z = z[:, :, max(0, spec.extent - 1 - fed):]  # z[q] is output q - (extent - 1)
         if self.bias is not None:
             z = z + to_numpy(self.bias, "bias", compute)[None, :, None]

@@ -35,7 +35,7 @@ from arrayconv.padding import MODE_CODE
 from arrayconv.records import ConvSpec
 from arrayconv.registry import CostModel
 
-from . import _blas_threads, _fft_engines
+from . import _blas_threads, _fft_engines, partitioned
 from .direct import DirectBackend
 from ._fft_kernels import (
     contract_gemm,
@@ -261,6 +261,8 @@ class FFTBackend(CostModel):
     """
 
     name = "fft"
+    # the uniformly partitioned overlap-save that long-kernel streams run on
+    streams = partitioned
 
     def supports(self, spec: ConvSpec, device: str) -> str | None:
         if device != "cpu":
