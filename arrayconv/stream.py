@@ -127,7 +127,7 @@ def _snapshot(state: StreamState) -> StreamState:
     return state._replace(history=_partitioned().copy_state(state.history))
 
 
-def _gather(xp: Any, carry: Any, first_sample: int, runs: list, kind: ChunkKind) -> list:
+def _gather(xp: Any, carry: Any, first_sample: int, runs: list) -> list:
     """The padded positions of ``runs`` (see :func:`arrayconv.padding.runs`) as arrays,
     read from ``carry``, which holds the signal from sample ``first_sample``."""
     rows, channels = carry.shape[0], carry.shape[1]
@@ -262,7 +262,7 @@ class Conv1dStream:
         start, placed = state.carry_start, state.lead_placed
         if not placed and received >= spec.lead_needs:
             # the carry holds the signal from its first sample: the left padding can be made now
-            lead = _gather(xp, carry, 0, padding_modes.runs(-spec.pad_left, 0, received, spec.padding_mode), kind)
+            lead = _gather(xp, carry, 0, padding_modes.runs(-spec.pad_left, 0, received, spec.padding_mode))
             carry = xp.concat([*lead, carry], axis=-1) if lead else carry
             start, placed = 0, True
         known = spec.pad_left + received
@@ -406,7 +406,7 @@ class Conv1dStream:
         first_sample = start - spec.pad_left
         tail = _gather(xp, carry, first_sample,
                        padding_modes.runs(state.received, state.received + spec.pad_right, state.received,
-                                          spec.padding_mode), kind)
+                                          spec.padding_mode))
         padded = xp.concat([carry, *tail], axis=-1) if tail else carry
         end = spec.pad_left + state.received + spec.pad_right
         stop = max(state.emitted, (end - spec.extent) // spec.stride + 1)

@@ -14,6 +14,27 @@ from oracle import assert_close, reference
 MODES = ("zeros", "reflect", "replicate")
 
 
+def _values(rng, dtype):
+    """Random arrays of a shape in ``dtype`` (complex parts for complex dtypes)."""
+    def values(shape):
+        v = rng.standard_normal(shape)
+        if dtype.startswith("complex"):
+            v = v + 1j * rng.standard_normal(shape)
+        return v.astype(dtype)
+
+    return values
+
+
+def _chunking(draw, length, largest, count):
+    """Chunk boundaries over ``length`` samples: up to ``count`` chunks, 0 and 1 samples common."""
+    sizes = draw(st.lists(st.one_of(st.integers(0, 1), st.integers(0, largest)), max_size=count))
+    cuts, at = [], 0
+    for size in sizes:
+        at = min(length, at + size)
+        cuts.append(at)
+    return [0, *cuts, length]
+
+
 @st.composite
 def stream_cases(draw, dtypes=("float64", "float32", "complex128", "float16")):
     """A conv1d stream's settings, a signal and a chunking of it (0- and 1-sample chunks common)."""
@@ -32,22 +53,13 @@ def stream_cases(draw, dtypes=("float64", "float32", "complex128", "float16")):
     dtype = draw(st.sampled_from(dtypes))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
 
-    def values(shape):
-        v = rng.standard_normal(shape)
-        if dtype.startswith("complex"):
-            v = v + 1j * rng.standard_normal(shape)
-        return v.astype(dtype)
-
+    values = _values(rng, dtype)
     x = values((batch, cin, length) if batched else (cin, length))
     w = values((cout, cin // groups, kernel))
     b = values((cout,)) if draw(st.booleans()) else None
-    sizes = draw(st.lists(st.one_of(st.integers(0, 1), st.integers(0, 2 * extent + 5)), max_size=12))
-    cuts, at = [], 0
-    for size in sizes:
-        at = min(length, at + size)
-        cuts.append(at)
+    bounds = _chunking(draw, length, 2 * extent + 5, 12)
     return dict(x=x, w=w, b=b, stride=stride, padding=padding, dilation=dilation, groups=groups, mode=mode,
-                bounds=[0, *cuts, length])
+                bounds=bounds)
 
 
 def _chunks(case):
@@ -271,20 +283,11 @@ def transpose_stream_cases(draw, dtypes=("float64", "float32", "complex128", "fl
     dtype = draw(st.sampled_from(dtypes))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
 
-    def values(shape):
-        v = rng.standard_normal(shape)
-        if dtype.startswith("complex"):
-            v = v + 1j * rng.standard_normal(shape)
-        return v.astype(dtype)
-
-    sizes = draw(st.lists(st.one_of(st.integers(0, 1), st.integers(0, 12)), max_size=10))
-    cuts, at = [], 0
-    for size in sizes:
-        at = min(length, at + size)
-        cuts.append(at)
+    values = _values(rng, dtype)
+    bounds = _chunking(draw, length, 12, 10)
     return dict(x=values((batch, cin, length) if batched else (cin, length)), w=values((cin, cout_g, kernel)),
                 b=values((cout_g * groups,)) if draw(st.booleans()) else None,
-                settings=(stride, padding, output_padding, groups, dilation), bounds=[0, *cuts, length])
+                settings=(stride, padding, output_padding, groups, dilation), bounds=bounds)
 
 
 @given(case=transpose_stream_cases())

@@ -100,6 +100,15 @@ def _parameters_dtype(weight: Any, bias: Any) -> str:
                      if array is not None])
 
 
+def _check_weight(weight: Any, layout: str) -> None:
+    """A stream's weight: an array, 3-D (its sizes then shape the stand-in call's checks)."""
+    if weight is None or not array_api_compat.is_array_api_obj(weight):
+        raise TypeError(f"weight must be an array (NumPy, PyTorch, CuPy, ...), got "
+                        f"{type(weight).__name__} weight={short_repr(weight)}")
+    if getattr(weight, "ndim", None) != 3:
+        raise ValueError(f"weight must be 3-D {layout}, got weight.shape={tuple(weight.shape)}")
+
+
 def _stand_ins(input_shape: tuple, weight: Any, bias: Any, dtype: str) -> list:
     """Zero-memory NumPy stand-ins of an input of ``input_shape`` and of the weight and bias
     (whose own kind was checked already), for the spec functions that check a whole call."""
@@ -139,11 +148,7 @@ def normalize_stream(
             "padding_mode='circular' cannot stream: its left padding reads the signal's last samples, "
             "which a stream has not seen yet (use 'zeros', 'reflect' or 'replicate')"
         )
-    if weight is None or not array_api_compat.is_array_api_obj(weight):
-        raise TypeError(f"weight must be an array (NumPy, PyTorch, CuPy, ...), got "
-                        f"{type(weight).__name__} weight={short_repr(weight)}")
-    if getattr(weight, "ndim", None) != 3:
-        raise ValueError(f"weight must be 3-D (C_out, C_in/groups, K), got weight.shape={tuple(weight.shape)}")
+    _check_weight(weight, "(C_out, C_in/groups, K)")
     groups_ = positive_int("groups", groups, sequence=False)
     stride_ = positive_int("stride", stride)
     dilation_ = positive_int("dilation", dilation)
@@ -185,11 +190,7 @@ def normalize_transpose_stream(
     >>> spec.out_channels, spec.pad_left, spec.extent
     (3, 1, 4)
     """
-    if weight is None or not array_api_compat.is_array_api_obj(weight):
-        raise TypeError(f"weight must be an array (NumPy, PyTorch, CuPy, ...), got "
-                        f"{type(weight).__name__} weight={short_repr(weight)}")
-    if getattr(weight, "ndim", None) != 3:
-        raise ValueError(f"weight must be 3-D (C_in, C_out/groups, K), got weight.shape={tuple(weight.shape)}")
+    _check_weight(weight, "(C_in, C_out/groups, K)")
     # a stand-in long enough that only the settings can be at fault
     length = 2 if isinstance(padding, str) else 2 * abs(as_int("padding", padding)) + 2
     dtype = _parameters_dtype(weight, bias)
