@@ -66,7 +66,7 @@ extensions = [
         "arrayconv.backends._fft_kernels",
         ["backends/_fft_kernels.pyx"],
         include_dirs=["backends"],
-        depends=["backends/_direct_loops.h", "backends/_fft_contract.h"],
+        depends=["backends/_direct_loops.h", "backends/_fft_contract.h", "backends/_partition_sum.h"],
         extra_compile_args=optimise + openmp_compile,
         extra_link_args=openmp_link,
     ),

@@ -189,6 +189,7 @@ class Conv1dStream:
         self.weight, self.bias, self.backend = weight, bias, backend
         self._converted: dict[tuple[str, str], tuple[Any, Any]] = {}
         self._ring: tuple[Any, int, StreamState | None] | None = None  # see _append_time_major
+        self._xp: tuple[ChunkKind, Any] | None = None  # see _namespace
         self._state = _fresh(self.spec)
 
     @property
@@ -203,6 +204,12 @@ class Conv1dStream:
     def reset(self) -> None:
         """Forget the signal: the next chunk starts a new one."""
         self._state = _fresh(self.spec)
+
+    def _namespace(self, chunk: Any, kind: ChunkKind) -> Any:
+        """The chunks' array namespace (looked up once per signal: its chunks keep their library)."""
+        if self._xp is None or self._xp[0] is not kind:
+            self._xp = (kind, array_api_compat.array_namespace(chunk))
+        return self._xp[1]
 
     def _parameters(self, chunk: Any, kind: ChunkKind) -> tuple[Any, Any]:
         """The weight and bias in the chunks' library, on their device (converted once)."""
@@ -247,7 +254,7 @@ class Conv1dStream:
         """
         spec, state = self.spec, self._state
         kind = shape.check_chunk(spec, chunk, state.kind)
-        xp = array_api_compat.array_namespace(chunk)
+        xp = self._namespace(chunk, kind)
         rows = chunk if kind.batched else xp.expand_dims(chunk, axis=0)
         if state.block and _needs_graph(rows):
             raise TypeError("chunk requires grad, but this signal runs on the partitioned FFT (its first chunk "
@@ -256,6 +263,8 @@ class Conv1dStream:
         if (state.lead_placed and not state.block and self.backend is None and rows.shape[-1] <= SMALL_CHUNK
                 and spec.extent <= SMALL_EXTENT):
             return self._push_time_major(xp, chunk, rows, kind)
+        if state.history is not None and state.fed == spec.pad_left + state.received:
+            return self._push_history(xp, chunk, rows, kind)
         carry = _channel_major(xp, state)
         carry = rows if carry is None else xp.concat([carry, rows], axis=-1)
         received = state.received + rows.shape[-1]
@@ -286,6 +295,26 @@ class Conv1dStream:
             carry, start = carry[:, :, keep_from - start:], keep_from
         self._state = StreamState(carry=carry, carry_start=start, received=received, emitted=stop,
                                   lead_placed=placed, kind=kind, history=history, fed=fed, block=block)
+        return result
+
+    def _push_history(self, xp: Any, chunk: Any, rows: Any, kind: ChunkKind) -> Any:
+        """A push onto a signal the partitioned FFT has taken up to its last sample: the new
+        samples go straight into its history, and the carry keeps only what the right padding
+        will read at the signal's end."""
+        spec, state = self.spec, self._state
+        received = state.received + rows.shape[-1]
+        known = spec.pad_left + received
+        result, history = self._through_history(xp, chunk, rows, state.fed, state.history, state.block, kind)
+        carry, start = state.carry, known
+        if spec.keeps:
+            carry = xp.concat([carry, rows], axis=-1)
+            start = max(state.carry_start, known - spec.keeps)
+            carry = carry[:, :, start - state.carry_start:]
+        elif carry.shape[-1]:
+            carry = carry[:, :, carry.shape[-1]:]
+        stop = max(state.emitted, known - spec.extent + 1)  # stride 1 on this path
+        self._state = StreamState(carry=carry, carry_start=start, received=received, emitted=stop,
+                                  lead_placed=True, kind=kind, history=history, fed=known, block=state.block)
         return result
 
     def _push_time_major(self, xp: Any, chunk: Any, rows: Any, kind: ChunkKind) -> Any:
@@ -380,7 +409,10 @@ class Conv1dStream:
         z = _partitioned().feed(self._plan(block, kind), history, to_numpy(fresh, "chunk", compute))
         z = z[:, :, max(0, spec.extent - 1 - fed):]  # z[q] is output q - (extent - 1)
         if self.bias is not None:
-            z = z + to_numpy(self.bias, "bias", compute)[None, :, None]
+            key = ("partitioned bias", compute)
+            if key not in self._converted:
+                self._converted[key] = to_numpy(self.bias, "bias", compute)[None, :, None]
+            z = z + self._converted[key]
         result = from_numpy(z.astype(kind.result_dtype, copy=False), like)
         return (result if kind.batched else result[0]), history
 

@@ -74,10 +74,9 @@ class MKLEngine:
         _ = self._module  # MKL's runtime is reachable only once loaded
         return _mkl_runtime.max_threads()
 
-    @contextlib.contextmanager
-    def threads(self, count: int) -> Iterator[None]:
-        with _mkl_runtime.ThreadLimit(count):
-            yield
+    def threads(self, count: int) -> contextlib.AbstractContextManager:
+        # the limit itself, not a generator around it: streams enter this once per push
+        return _mkl_runtime.ThreadLimit(count)
 
     def forward(self, source: np.ndarray, out: np.ndarray, *, is_complex: bool, threads: int) -> np.ndarray:
         """The transform of ``source`` along its last axis, in ``out`` (returned).

@@ -388,3 +388,78 @@ cdef inline void _tile_item(const real_t[:, :, ::1] spectra, const real_t[:, :, 
     else:
         acf_contract_f64(&spectra[0, 0, 0], cin_total, &weights[0, 0, 0], freqs, &result[0, 0, 0],
                          cout_total, cin_g, cout_g, g, f0, count, j0, jcount, buffer)
+
+
+# --------------------------------------------------------------------------
+# The partitioned overlap-save's multiply-add (streams, backends/partitioned.py)
+
+cdef extern from "_partition_sum.h" nogil:
+    void acp_partition_sum_f32(const float *spectra, const float *blocks, Py_ssize_t rows,
+                               Py_ssize_t freqs, const float *base, float *out)
+    void acp_partition_sum_f64(const double *spectra, const double *blocks, Py_ssize_t rows,
+                               Py_ssize_t freqs, const double *base, double *out)
+
+# complex multiply-adds below which a second thread costs more than it saves
+cdef Py_ssize_t _PARALLEL_WORK = 1 << 17
+
+
+def partition_sum(
+    const real_t[:, :, :, :, ::1] spectra,
+    Py_ssize_t part0,
+    const real_t[:, :, :, :, ::1] blocks,
+    Py_ssize_t block0,
+    Py_ssize_t parts,
+    real_t[:, :, :, ::1] out,
+    const real_t[:, :, :, ::1] base,
+    int num_threads,
+):
+    """out[n, g, o] = base[n, g, o] + sum_{p < parts, c} spectra[g, o, part0 + p, c] * blocks[n, g, block0 + p, c].
+
+    Complex arrays viewed as interleaved reals: ``spectra`` (groups, C_out/g, P, C_in/g, 2F),
+    ``blocks`` (N, groups, P', C_in/g, 2F), ``out`` and ``base`` (N, groups, C_out/g, 2F);
+    ``base`` may be None (zeros).  A work item is one (n, g, o).
+    """
+    cdef Py_ssize_t batch = blocks.shape[0], groups = spectra.shape[0], per_group = spectra.shape[1]
+    cdef Py_ssize_t cin_g = spectra.shape[3], width = spectra.shape[4]
+    cdef Py_ssize_t items = batch * groups * per_group, item, n, g, o
+    cdef bint has_base = base is not None
+    if (parts < 0 or part0 < 0 or block0 < 0 or part0 + parts > spectra.shape[2]
+            or block0 + parts > blocks.shape[2] or blocks.shape[1] != groups or blocks.shape[3] != cin_g
+            or blocks.shape[4] != width or width % 2 or out.shape[0] != batch or out.shape[1] != groups
+            or out.shape[2] != per_group or out.shape[3] != width
+            or (has_base and (base.shape[0] != batch or base.shape[1] != groups or base.shape[2] != per_group
+                              or base.shape[3] != width))):
+        raise ValueError("partition_sum: the arrays' shapes do not match")
+    if items == 0:
+        return
+    if items * parts * cin_g * (width // 2) < _PARALLEL_WORK:
+        num_threads = 1
+    num_threads = _threads(num_threads, items)
+    with nogil:
+        if num_threads == 1:
+            for item in range(items):
+                _partition_item(spectra, part0, blocks, block0, parts, out, base, has_base, item)
+        else:
+            for item in prange(items, schedule="static", num_threads=num_threads):
+                _partition_item(spectra, part0, blocks, block0, parts, out, base, has_base, item)
+
+
+cdef inline void _partition_item(const real_t[:, :, :, :, ::1] spectra, Py_ssize_t part0,
+                                 const real_t[:, :, :, :, ::1] blocks, Py_ssize_t block0, Py_ssize_t parts,
+                                 real_t[:, :, :, ::1] out, const real_t[:, :, :, ::1] base, bint has_base,
+                                 Py_ssize_t item) noexcept nogil:
+    cdef Py_ssize_t per_group = spectra.shape[1], groups = spectra.shape[0]
+    cdef Py_ssize_t o = item % per_group, g = (item // per_group) % groups, n = item // (per_group * groups)
+    cdef Py_ssize_t rows = parts * spectra.shape[3], freqs = spectra.shape[4] // 2, f
+    cdef const real_t *base_row = &base[n, g, o, 0] if has_base else NULL
+    if rows == 0:
+        # nothing to add: out is base (or zeros)
+        for f in range(2 * freqs):
+            out[n, g, o, f] = base_row[f] if has_base else 0
+        return
+    if real_t is float:
+        acp_partition_sum_f32(&spectra[g, o, part0, 0, 0], &blocks[n, g, block0, 0, 0], rows, freqs,
+                              base_row, &out[n, g, o, 0])
+    else:
+        acp_partition_sum_f64(&spectra[g, o, part0, 0, 0], &blocks[n, g, block0, 0, 0], rows, freqs,
+                              base_row, &out[n, g, o, 0])

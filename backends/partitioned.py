@@ -39,15 +39,19 @@ from typing import Any
 import numpy as np
 import scipy.fft
 
-from arrayconv import config
+from arrayconv import config, threads
 
-from . import _fft_engines
+from . import _fft_engines, _fft_kernels
+
+# samples in a push's transforms from which they are shared among threads
+_PARALLEL_FFT_SAMPLES = 1 << 18
 
 __all__ = ["PartitionedPlan", "PartitionedState", "make_plan", "fresh_state", "copy_state", "feed", "block_for"]
 
 
 class PartitionedPlan(NamedTuple):
-    """The kernel's partition spectra ``(groups, C_out/g, P, C_in/g, F)`` and the sizes."""
+    """The kernel's partition spectra, ``(groups, C_out/g, P, C_in/g, 2F)`` interleaved reals
+    (F complex frequencies), and the sizes."""
 
     spectra: np.ndarray
     block: int
@@ -63,10 +67,12 @@ class PartitionedState(NamedTuple):
     """The stream's history, updated in place by :func:`feed` (:func:`copy_state` snapshots it).
 
     ``delay`` holds the spectra of the last ``P`` complete blocks twice over,
-    ``(N, groups, 2P, C_in/g, F)``, so that ``delay[:, :, newest:newest + P]`` lists them
+    ``(N, groups, 2P, C_in/g, 2F)``, so that ``delay[:, :, newest:newest + P]`` lists them
     newest first without a copy; ``segment`` the previous block and the current one,
     ``(N, C_in, 2B)``, with ``filled`` samples of the current one in; ``past`` the delay
-    line's part of the current block's sum, ``(N, groups, C_out/g, F)``.
+    line's part of the current block's sum, ``(N, groups, C_out/g, 2F)``.  Spectra are
+    kept as interleaved reals (real and imaginary parts in turn), the layout the
+    multiply-add kernel reads.
     """
 
     delay: np.ndarray
@@ -103,21 +109,21 @@ def make_plan(weight: np.ndarray, *, dilation: int, groups: int, block: int) -> 
     spectra = spectra.reshape(groups, out_channels // groups, in_per_group, parts, -1).transpose(0, 1, 3, 2, 4)
     # the fft backend's engine (MKL where installed) unless the one forced cannot load
     engine = _fft_engines.resolve(config.lookup("fft_engine")[0])[0] or _fft_engines.get("scipy")
-    return PartitionedPlan(spectra=np.ascontiguousarray(spectra), block=block, parts=parts, groups=groups,
+    return PartitionedPlan(spectra=_reals(np.ascontiguousarray(spectra)), block=block, parts=parts, groups=groups,
                            in_per_group=in_per_group, out_channels=out_channels, is_complex=is_complex,
                            engine=engine)
 
 
 def fresh_state(plan: PartitionedPlan, batch: int) -> PartitionedState:
     """A state with nothing fed (the signal before its first sample is zeros)."""
-    groups, per_group, parts, in_per_group, frequencies = plan.spectra.shape
-    dtype = plan.spectra.dtype
+    groups, per_group, parts, in_per_group, width = plan.spectra.shape
+    dtype = plan.spectra.dtype  # real: the spectra are interleaved reals
     return PartitionedState(
-        delay=np.zeros((batch, groups, 2 * parts, in_per_group, frequencies), dtype=dtype),
+        delay=np.zeros((batch, groups, 2 * parts, in_per_group, width), dtype=dtype),
         segment=np.zeros((batch, groups * in_per_group, 2 * plan.block),
-                         dtype=dtype if plan.is_complex else dtype.type(0).real.dtype),
+                         dtype=_complex_of(dtype) if plan.is_complex else dtype),
         counters=np.zeros(3, dtype=np.int64),
-        past=np.zeros((batch, groups, per_group, frequencies), dtype=dtype),
+        past=np.zeros((batch, groups, per_group, width), dtype=dtype),
     )
 
 
@@ -126,55 +132,68 @@ def copy_state(state: PartitionedState) -> PartitionedState:
     return PartitionedState(*(array.copy() for array in state))
 
 
-def _products(spectra: np.ndarray, blocks: np.ndarray) -> np.ndarray:
-    """``sum_{p, c} spectra[g, o, p, c, f] * blocks[n, g, p, c, f]``: ``(N, g, C_out/g, F)``.
+def _reals(array: np.ndarray) -> np.ndarray:
+    """A complex array viewed as interleaved reals (its last axis twice as long)."""
+    return array.view(array.real.dtype)
 
-    Element-wise along the frequencies (the last, contiguous axis), one output
-    channel at a time: the partitions and channels are few next to the frequencies.
-    """
-    per_group = spectra.shape[1]
-    out = np.empty((blocks.shape[0], spectra.shape[0], per_group, spectra.shape[-1]), dtype=spectra.dtype)
-    for o in range(per_group):
-        out[:, :, o] = (spectra[None, :, o] * blocks).sum(axis=(2, 3))
-    return out
+
+_COMPLEX_OF = {np.dtype(np.float32): np.dtype(np.complex64), np.dtype(np.float64): np.dtype(np.complex128)}
+
+
+def _complex_of(real: np.dtype) -> np.dtype:
+    """The complex dtype of a real one's precision."""
+    return _COMPLEX_OF[np.dtype(real)]
 
 
 def feed(plan: PartitionedPlan, state: PartitionedState, samples: np.ndarray) -> np.ndarray:
     """Feed ``(N, C_in, m)`` samples (updating ``state`` in place); ``z`` for each of their
     positions, ``(N, C_out, m)``."""
-    block, parts, engine = plan.block, plan.parts, plan.engine
+    block, parts, engine, spectra = plan.block, plan.parts, plan.engine, plan.spectra
     delay, segment, counters, past = state
-    batch = samples.shape[0]
+    batch, width = samples.shape[0], past.shape[-1]
+    num_threads = threads.get()
+    # MKL would share even one short transform among its threads, waking them on every push
+    # (tens of microseconds on a machine whose idle threads sleep): the transforms get more
+    # than one thread only when there are many of them
+    fft_threads = num_threads if segment.size >= _PARALLEL_FFT_SAMPLES else 1
+    total = np.empty_like(past)
+    spectra_of_total = total.view(_complex_of(total.dtype)).reshape(batch, plan.out_channels, width // 2)
+    filled, newest, past_done = counters.tolist()
     pieces, at = [], 0
-    while at < samples.shape[-1]:
-        filled, newest = int(counters[0]), int(counters[1])
-        count = min(block - filled, samples.shape[-1] - at)
-        segment[:, :, block + filled:block + filled + count] = samples[:, :, at:at + count]
-        if not counters[2]:
-            # the older blocks' share of this block's outputs, once per block: partition p
-            # meets block b - p, which is newest + p - 1 in the delay line
-            if parts > 1:
-                past[...] = _products(plan.spectra[:, :, 1:], delay[:, :, newest:newest + parts - 1])
-            counters[2] = 1
-        spectrum = engine.spectrum(segment, n=2 * block, axis=-1, is_complex=plan.is_complex)  # (N, C_in, F)
-        current = spectrum.reshape(batch, plan.groups, 1, plan.in_per_group, spectrum.shape[-1])
-        total = past + _products(plan.spectra[:, :, :1], current)
-        total = total.reshape(batch, plan.out_channels, total.shape[-1])
-        frames = np.empty((batch, plan.out_channels, 2 * block), dtype=segment.dtype)
-        frames = engine.inverse(total, frames, n=2 * block, is_complex=plan.is_complex, threads=1)
-        z = frames[:, :, block + filled:block + filled + count]
-        pieces.append(z)
-        at += count
-        if filled + count == block:
-            newest = (newest - 1) % parts
-            delay[:, :, newest] = current[:, :, 0]
-            delay[:, :, newest + parts] = current[:, :, 0]
-            segment[:, :, :block] = segment[:, :, block:]
-            segment[:, :, block:] = 0
-            counters[:] = (0, newest, 0)
-        else:
-            counters[0] = filled + count
+    with engine.threads(fft_threads):
+        while at < samples.shape[-1]:
+            count = min(block - filled, samples.shape[-1] - at)
+            segment[:, :, block + filled:block + filled + count] = samples[:, :, at:at + count]
+            whole_block = filled == 0 and count == block
+            if not past_done and not whole_block:
+                # the older blocks' share of this block's outputs, once per block: partition p
+                # meets block b - p, which is newest + p - 1 in the delay line
+                _fft_kernels.partition_sum(spectra, 1, delay, newest, parts - 1, past, None, num_threads)
+                past_done = 1
+            spectrum = engine.spectrum(segment, n=2 * block, axis=-1, is_complex=plan.is_complex)  # (N, C_in, F)
+            current = _reals(np.ascontiguousarray(spectrum)).reshape(batch, plan.groups, 1, plan.in_per_group, width)
+            if whole_block:
+                # the block is complete: its spectrum joins the delay line first, and one pass
+                # sums every partition
+                newest = (newest - 1) % parts
+                delay[:, :, newest] = delay[:, :, newest + parts] = current[:, :, 0]
+                _fft_kernels.partition_sum(spectra, 0, delay, newest, parts, total, None, num_threads)
+            else:
+                _fft_kernels.partition_sum(spectra, 0, current, 0, 1, total, past, num_threads)
+            frames = np.empty((batch, plan.out_channels, 2 * block), dtype=segment.dtype)
+            frames = engine.inverse(spectra_of_total, frames, n=2 * block, is_complex=plan.is_complex,
+                                    threads=fft_threads)
+            pieces.append(frames[:, :, block + filled:block + filled + count])
+            at += count
+            filled += count
+            if filled == block:
+                if not whole_block:
+                    newest = (newest - 1) % parts
+                    delay[:, :, newest] = delay[:, :, newest + parts] = current[:, :, 0]
+                segment[:, :, :block] = segment[:, :, block:]
+                segment[:, :, block:] = 0
+                filled, past_done = 0, 0
+    counters[:] = (filled, newest, past_done)
     if not pieces:
-        dtype = plan.spectra.dtype if plan.is_complex else plan.spectra.real.dtype
-        return np.zeros((batch, plan.out_channels, 0), dtype=dtype)
+        return np.zeros((batch, plan.out_channels, 0), dtype=segment.dtype)
     return pieces[0] if len(pieces) == 1 else np.concatenate(pieces, axis=-1)

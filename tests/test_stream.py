@@ -403,3 +403,52 @@ def test_edge_signals_on_the_partitioned_fft_path():
     with pytest.raises(TypeError, match=r"chunk requires grad, but this signal runs on the partitioned FFT"):
         stream.push(x[..., 1000:])
     assert stream.state.received == before.received
+
+
+@given(sizes=st.tuples(*[st.integers(0, 3)] * 3, st.integers(1, 4), st.integers(0, 3), st.integers(0, 70)),
+       first=st.integers(0, 3), start=st.integers(0, 3), with_base=st.booleans(),
+       dtype=st.sampled_from(["float32", "float64"]), threads=st.sampled_from([1, 2]))
+def test_the_partition_sum_kernel_equals_numpy(sizes, first, start, with_base, dtype, threads):
+    """The partitioned FFT's multiply-add against NumPy, over every shape and offset it takes."""
+    _check_partition_sum(sizes, first, start, with_base, dtype, threads)
+
+
+def test_the_partition_sum_kernel_shares_large_sums_among_threads():
+    # 8 * 4 * 1100 complex products for each of 32 items: past the kernel's threshold for threads
+    _check_partition_sum((4, 1, 8, 5, 4, 1100), 1, 2, True, "float64", 2)
+
+
+def _check_partition_sum(sizes, first, start, with_base, dtype, threads):
+    from arrayconv.backends._fft_kernels import partition_sum
+
+    batch, groups, per_group, parts, in_per_group, freqs = sizes
+    first = min(first, parts)
+    count = parts - first
+    rng = np.random.default_rng(sum(sizes))
+    complex_dtype = np.complex64 if dtype == "float32" else np.complex128
+
+    def draw(*shape):
+        return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(complex_dtype)
+
+    spectra = draw(groups, per_group, parts, in_per_group, freqs)
+    blocks = draw(batch, groups, start + count + 1, in_per_group, freqs)
+    base = draw(batch, groups, per_group, freqs) if with_base else None
+    out = draw(batch, groups, per_group, freqs)
+    partition_sum(spectra.view(dtype), first, blocks.view(dtype), start, count, out.view(dtype),
+                  None if base is None else base.view(dtype), threads)
+    expected = np.einsum("gopcf,ngpcf->ngof", spectra[:, :, first:first + count],
+                         blocks[:, :, start:start + count]) + (0 if base is None else base)
+    tolerance = 1e-4 if dtype == "float32" else 1e-12
+    np.testing.assert_allclose(out, expected, rtol=tolerance, atol=tolerance * max(1, in_per_group * count))
+
+
+def test_the_partition_sum_kernel_refuses_arrays_that_do_not_match():
+    from arrayconv.backends._fft_kernels import partition_sum
+
+    spectra, blocks, out = np.zeros((1, 1, 2, 1, 8)), np.zeros((1, 1, 4, 1, 8)), np.zeros((1, 1, 1, 8))
+    for bad in [dict(part0=1, parts=2), dict(block0=3, parts=2), dict(out=np.zeros((1, 1, 2, 8))),
+                dict(base=np.zeros((1, 1, 1, 6))), dict(blocks=np.zeros((1, 1, 4, 2, 8)))]:
+        arguments = dict(spectra=spectra, part0=0, blocks=blocks, block0=0, parts=2, out=out, base=None,
+                         num_threads=1) | bad
+        with pytest.raises(ValueError, match="partition_sum: the arrays' shapes do not match"):
+            partition_sum(*arguments.values())

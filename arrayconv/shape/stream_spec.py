@@ -24,6 +24,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 import array_api_compat
+import numpy as np
 
 from .. import padding as padding_modes
 from .arguments import (
@@ -221,6 +222,12 @@ def check_chunk(spec: StreamSpec, chunk: Any, kind: ChunkKind | None) -> ChunkKi
     ...
     ValueError: chunk must keep the signal's batch size 5, got chunk.shape=(4, 2, 7)
     """
+    if kind is not None and kind.library == "numpy" and type(chunk) is np.ndarray:
+        # the usual case, checked without the namespace lookups: a NumPy chunk like the last
+        shape = chunk.shape
+        if (len(shape) == (3 if kind.batched else 2) and shape[-2] == spec.in_channels
+                and chunk.dtype == kind.dtype and (not kind.batched or shape[0] == kind.batch)):
+            return kind
     if chunk is None or not array_api_compat.is_array_api_obj(chunk):
         raise TypeError(f"chunk must be an array (NumPy, PyTorch, CuPy, ...), got "
                         f"{type(chunk).__name__} chunk={short_repr(chunk)}")
