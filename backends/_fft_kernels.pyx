@@ -419,10 +419,16 @@ def partition_sum(
     ``blocks`` (N, groups, P', C_in/g, 2F), ``out`` and ``base`` (N, groups, C_out/g, 2F);
     ``base`` may be None (zeros).  A work item is one (n, g, o).
     """
+    _partition_sum(spectra, part0, blocks, block0, parts, out, base, base is not None, num_threads)
+
+
+cdef int _partition_sum(const real_t[:, :, :, :, ::1] spectra, Py_ssize_t part0,
+                        const real_t[:, :, :, :, ::1] blocks, Py_ssize_t block0, Py_ssize_t parts,
+                        real_t[:, :, :, ::1] out, const real_t[:, :, :, ::1] base, bint has_base,
+                        int num_threads) except -1:
     cdef Py_ssize_t batch = blocks.shape[0], groups = spectra.shape[0], per_group = spectra.shape[1]
     cdef Py_ssize_t cin_g = spectra.shape[3], width = spectra.shape[4]
-    cdef Py_ssize_t items = batch * groups * per_group, item, n, g, o
-    cdef bint has_base = base is not None
+    cdef Py_ssize_t items = batch * groups * per_group, item
     if (parts < 0 or part0 < 0 or block0 < 0 or part0 + parts > spectra.shape[2]
             or block0 + parts > blocks.shape[2] or blocks.shape[1] != groups or blocks.shape[3] != cin_g
             or blocks.shape[4] != width or width % 2 or out.shape[0] != batch or out.shape[1] != groups
@@ -431,7 +437,7 @@ def partition_sum(
                               or base.shape[3] != width))):
         raise ValueError("partition_sum: the arrays' shapes do not match")
     if items == 0:
-        return
+        return 0
     if items * parts * cin_g * (width // 2) < _PARALLEL_WORK:
         num_threads = 1
     num_threads = _threads(num_threads, items)
@@ -442,6 +448,99 @@ def partition_sum(
         else:
             for item in prange(items, schedule="static", num_threads=num_threads):
                 _partition_item(spectra, part0, blocks, block0, parts, out, base, has_base, item)
+    return 0
+
+
+def partitioned_feed(
+    const real_t[:, :, :, :, ::1] spectra,
+    real_t[:, :, :, :, ::1] delay,
+    real_t[:, :, ::1] segment,
+    real_t[:, :, :, ::1] past,
+    long long[::1] counters,
+    const real_t[:, :, ::1] samples,
+    real_t[:, :, ::1] out,
+    real_t[:, :, :, ::1] total,
+    object forward,
+    object inverse,
+    Py_ssize_t block,
+    Py_ssize_t width,
+    int num_threads,
+):
+    """Feed samples through the partitioned overlap-save (see backends/partitioned.py), in place.
+
+    All arrays are interleaved reals (``width`` reals a sample: 1 for real signals, 2 for
+    complex): ``spectra`` (groups, C_out/g, P, C_in/g, W) and ``delay`` (N, groups, 2P,
+    C_in/g, W) hold W = 2F reals a row; ``segment`` (N, C_in, 2B * width) the previous
+    block and the current one; ``past`` (N, groups, C_out/g, W) the older blocks' share of
+    the current block's sum; ``counters`` (filled, newest, past computed); ``samples``
+    (N, C_in, m * width) in, ``out`` (N, C_out, m * width) the filter's outputs at their
+    positions; ``total`` scratch of ``past``'s shape.  ``forward()`` returns the spectrum
+    of ``segment``, (N, C_in, W) reals, and ``inverse()`` the transform back of ``total``,
+    (N, C_out, 2B * width) reals: the only Python calls of a push.
+
+    Partition p meets block b - p, which is delay slot newest + p - 1: the current block's
+    spectrum goes to slot newest - 1 (free: the oldest block there is past every partition)
+    as soon as it is made, so a block that arrives whole is summed in one pass over every
+    partition, and a partial one adds its own partition to ``past``.
+    """
+    cdef Py_ssize_t batch = delay.shape[0], groups = spectra.shape[0], per_group = spectra.shape[1]
+    cdef Py_ssize_t parts = spectra.shape[2], cin_g = spectra.shape[3], rows_width = spectra.shape[4]
+    cdef Py_ssize_t channels = groups * cin_g, length, at = 0, count, n, c, g, slot
+    cdef Py_ssize_t filled = counters[0], newest = counters[1]
+    cdef bint past_done = counters[2] != 0, whole
+    cdef const real_t[:, :, ::1] current
+    cdef const real_t[:, :, ::1] frames
+    if (width not in (1, 2) or block <= 0 or parts <= 0 or delay.shape[1] != groups
+            or delay.shape[2] != 2 * parts or delay.shape[3] != cin_g or delay.shape[4] != rows_width
+            or segment.shape[0] != batch or segment.shape[1] != channels or segment.shape[2] != 2 * block * width
+            or samples.shape[0] != batch or samples.shape[1] != channels or samples.shape[2] % width
+            or out.shape[0] != batch or out.shape[1] != groups * per_group or out.shape[2] != samples.shape[2]
+            or past.shape[0] != batch or past.shape[1] != groups or past.shape[2] != per_group
+            or past.shape[3] != rows_width or total.shape[0] != batch or total.shape[1] != groups
+            or total.shape[2] != per_group or total.shape[3] != rows_width
+            or counters.shape[0] != 3 or not 0 <= filled < block or not 0 <= newest < parts):
+        raise ValueError("partitioned_feed: the arrays' shapes do not match")
+    length = samples.shape[2] // width
+    while at < length:
+        count = min(block - filled, length - at)
+        for n in range(batch):
+            for c in range(channels):
+                memcpy(&segment[n, c, (block + filled) * width], &samples[n, c, at * width],
+                       count * width * sizeof(real_t))
+        whole = filled == 0 and count == block
+        if not past_done and not whole:
+            _partition_sum(spectra, 1, delay, newest, parts - 1, past, past, False, num_threads)  # no base
+            past_done = True
+        current = forward()
+        if current.shape[0] != batch or current.shape[1] != channels or current.shape[2] != rows_width:
+            raise ValueError("partitioned_feed: the forward transform's shape does not match")
+        slot = (newest - 1 + parts) % parts
+        for n in range(batch):
+            for g in range(groups):
+                for c in range(cin_g):
+                    memcpy(&delay[n, g, slot, c, 0], &current[n, g * cin_g + c, 0], rows_width * sizeof(real_t))
+                    memcpy(&delay[n, g, slot + parts, c, 0], &current[n, g * cin_g + c, 0],
+                           rows_width * sizeof(real_t))
+        if whole:
+            _partition_sum(spectra, 0, delay, slot, parts, total, past, False, num_threads)  # no base
+        else:
+            _partition_sum(spectra, 0, delay, slot, 1, total, past, True, num_threads)
+        frames = inverse()
+        if frames.shape[0] != batch or frames.shape[1] != out.shape[1] or frames.shape[2] != 2 * block * width:
+            raise ValueError("partitioned_feed: the inverse transform's shape does not match")
+        for n in range(batch):
+            for c in range(out.shape[1]):
+                memcpy(&out[n, c, at * width], &frames[n, c, (block + filled) * width],
+                       count * width * sizeof(real_t))
+        at += count
+        filled += count
+        if filled == block:
+            for n in range(batch):
+                for c in range(channels):
+                    memcpy(&segment[n, c, 0], &segment[n, c, block * width], block * width * sizeof(real_t))
+                    memset(&segment[n, c, block * width], 0, block * width * sizeof(real_t))
+            filled, newest, past_done = 0, slot, False
+        counters[0], counters[1], counters[2] = filled, newest, past_done
 
 
 cdef inline void _partition_item(const real_t[:, :, :, :, ::1] spectra, Py_ssize_t part0,

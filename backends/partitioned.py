@@ -147,53 +147,40 @@ def _complex_of(real: np.dtype) -> np.dtype:
 
 def feed(plan: PartitionedPlan, state: PartitionedState, samples: np.ndarray) -> np.ndarray:
     """Feed ``(N, C_in, m)`` samples (updating ``state`` in place); ``z`` for each of their
-    positions, ``(N, C_out, m)``."""
-    block, parts, engine, spectra = plan.block, plan.parts, plan.engine, plan.spectra
-    delay, segment, counters, past = state
-    batch, width = samples.shape[0], past.shape[-1]
+    positions, ``(N, C_out, m)``.
+
+    The bookkeeping runs compiled (``_fft_kernels.partitioned_feed``); the two transforms
+    of each block are its only Python calls.
+    """
+    block, engine, segment = plan.block, plan.engine, state.segment
+    batch, frequencies = samples.shape[0], state.past.shape[-1] // 2
     num_threads = threads.get()
     # MKL would share even one short transform among its threads, waking them on every push
     # (tens of microseconds on a machine whose idle threads sleep): the transforms get more
     # than one thread only when there are many of them
     fft_threads = num_threads if segment.size >= _PARALLEL_FFT_SAMPLES else 1
-    total = np.empty_like(past)
-    spectra_of_total = total.view(_complex_of(total.dtype)).reshape(batch, plan.out_channels, width // 2)
-    filled, newest, past_done = counters.tolist()
-    pieces, at = [], 0
+    out = np.empty((batch, plan.out_channels, samples.shape[-1]), dtype=segment.dtype)
+    total = np.empty_like(state.past)
+    spectra_of_total = total.view(_complex_of(total.dtype)).reshape(batch, plan.out_channels, frequencies)
+
+    def forward() -> np.ndarray:
+        spectrum = engine.spectrum(segment, n=2 * block, axis=-1, is_complex=plan.is_complex)
+        return _reals(np.ascontiguousarray(spectrum))
+
+    def inverse() -> np.ndarray:
+        frames = np.empty((batch, plan.out_channels, 2 * block), dtype=segment.dtype)
+        frames = engine.inverse(spectra_of_total, frames, n=2 * block, is_complex=plan.is_complex,
+                                threads=fft_threads)
+        return _as_reals(np.ascontiguousarray(frames))
+
     with engine.threads(fft_threads):
-        while at < samples.shape[-1]:
-            count = min(block - filled, samples.shape[-1] - at)
-            segment[:, :, block + filled:block + filled + count] = samples[:, :, at:at + count]
-            whole_block = filled == 0 and count == block
-            if not past_done and not whole_block:
-                # the older blocks' share of this block's outputs, once per block: partition p
-                # meets block b - p, which is newest + p - 1 in the delay line
-                _fft_kernels.partition_sum(spectra, 1, delay, newest, parts - 1, past, None, num_threads)
-                past_done = 1
-            spectrum = engine.spectrum(segment, n=2 * block, axis=-1, is_complex=plan.is_complex)  # (N, C_in, F)
-            current = _reals(np.ascontiguousarray(spectrum)).reshape(batch, plan.groups, 1, plan.in_per_group, width)
-            if whole_block:
-                # the block is complete: its spectrum joins the delay line first, and one pass
-                # sums every partition
-                newest = (newest - 1) % parts
-                delay[:, :, newest] = delay[:, :, newest + parts] = current[:, :, 0]
-                _fft_kernels.partition_sum(spectra, 0, delay, newest, parts, total, None, num_threads)
-            else:
-                _fft_kernels.partition_sum(spectra, 0, current, 0, 1, total, past, num_threads)
-            frames = np.empty((batch, plan.out_channels, 2 * block), dtype=segment.dtype)
-            frames = engine.inverse(spectra_of_total, frames, n=2 * block, is_complex=plan.is_complex,
-                                    threads=fft_threads)
-            pieces.append(frames[:, :, block + filled:block + filled + count])
-            at += count
-            filled += count
-            if filled == block:
-                if not whole_block:
-                    newest = (newest - 1) % parts
-                    delay[:, :, newest] = delay[:, :, newest + parts] = current[:, :, 0]
-                segment[:, :, :block] = segment[:, :, block:]
-                segment[:, :, block:] = 0
-                filled, past_done = 0, 0
-    counters[:] = (filled, newest, past_done)
-    if not pieces:
-        return np.zeros((batch, plan.out_channels, 0), dtype=segment.dtype)
-    return pieces[0] if len(pieces) == 1 else np.concatenate(pieces, axis=-1)
+        _fft_kernels.partitioned_feed(plan.spectra, state.delay, _as_reals(segment), state.past, state.counters,
+                                      _as_reals(np.ascontiguousarray(samples, dtype=segment.dtype)),
+                                      _as_reals(out), total, forward, inverse, block,
+                                      2 if plan.is_complex else 1, num_threads)
+    return out
+
+
+def _as_reals(array: np.ndarray) -> np.ndarray:
+    """A real or complex array as reals (a complex one interleaved)."""
+    return _reals(array) if array.dtype.kind == "c" else array
