@@ -33,8 +33,9 @@ from typing import Any
 
 import numpy as np
 
-from . import bench_stream, config, policy, registry, shape, threads, tune
+from . import bench_peers, bench_stream, config, policy, registry, shape, threads, tune
 from .config import config_context
+from .bench_rates import gemm_rate
 from .progress import BusyCore, OtherLoad, Progress
 from .functional import conv1d
 from .gradients import conv1d_backward
@@ -96,21 +97,6 @@ def flops(case: BenchCase) -> float:
     x, w, b = (np.empty(s, case.dtype) for s in (case.input_shape, case.weight_shape, case.weight_shape[:1]))
     macs = shape.normalize(x, w, b, **case.kwargs).macs
     return macs * (8 if np.dtype(case.dtype).kind == "c" else 2)
-
-
-def gemm_rate(dtype: str = "float32", num_threads: int | None = None, size: int = 2048, repeats: int = 5) -> float:
-    """FLOP/s of a square GEMM through scipy's BLAS (the one arrayconv calls) on
-    ``num_threads`` threads (default: the BLAS's own count), best of ``repeats``."""
-    from scipy.linalg import blas
-    from threadpoolctl import threadpool_limits
-
-    routine = blas.get_blas_funcs("gemm", dtype=np.dtype(dtype))
-    a = np.asfortranarray(np.random.default_rng(0).standard_normal((size, size)).astype(dtype))
-    with threadpool_limits(num_threads, user_api="blas"):
-        routine(1.0, a, a)  # warm up threads and caches
-        best = min(_seconds(lambda: routine(1.0, a, a)) for _ in range(repeats))
-    per_mac = 8 if np.dtype(dtype).kind == "c" else 2
-    return per_mac * size**3 / best
 
 
 def _seconds(function: Callable[[], Any], calls: int = 1) -> float:
@@ -395,6 +381,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gradients", action="store_true",
                         help="instead: time the input, weight and bias gradients against torch's backward")
     parser.add_argument("--streams", action="store_true", help="instead: the streaming benchmarks (bench_stream)")
+    parser.add_argument("--peers", action="store_true", help="instead: ONNX Runtime, OpenVINO, JAX, torch (bench_peers)")
     parser.add_argument("--routing", action="store_true",
                         help="instead: time direct, fft and the automatic choice over the routing sweep "
                         "(K = 1 ... 8192, several channel counts) and report the regret")
@@ -420,6 +407,8 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     engine = registry.get("fft").describe_engine() if "fft" in registry.available() else "fft backend unavailable"
     print(f"fft engine: {engine}", flush=True)
+    if args.peers:
+        return bench_peers.report(args.threads, args.quick, args.cases)
     if args.routing or args.streams:
         return _routing_report(args.threads) if args.routing else bench_stream.report(args.threads, args.quick)
     unknown = [name for name in args.cases if name not in CASES]

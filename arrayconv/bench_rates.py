@@ -1,0 +1,53 @@
+"""The matrix-product rates the benchmarks print as their ceiling.
+
+Examples
+--------
+>>> gemm_rate("float32", 1, size=128, repeats=1) > 1e8
+True
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+__all__ = ["gemm_rate", "torch_matmul_rate"]
+
+
+def gemm_rate(dtype: str = "float32", num_threads: int | None = None, size: int = 2048, repeats: int = 5) -> float:
+    """FLOP/s of a square GEMM through scipy's BLAS (the one arrayconv calls) on
+    ``num_threads`` threads (default: the BLAS's own count), best of ``repeats``."""
+    from scipy.linalg import blas
+    from threadpoolctl import threadpool_limits
+
+    routine = blas.get_blas_funcs("gemm", dtype=np.dtype(dtype))
+    a = np.asfortranarray(np.random.default_rng(0).standard_normal((size, size)).astype(dtype))
+    with threadpool_limits(num_threads, user_api="blas"):
+        routine(1.0, a, a)  # warm up threads and caches
+        best = min(_seconds(lambda: routine(1.0, a, a)) for _ in range(repeats))
+    per_mac = 8 if np.dtype(dtype).kind == "c" else 2
+    return per_mac * size**3 / best
+
+
+def torch_matmul_rate(num_threads: int, size: int = 2048, repeats: int = 5) -> float:
+    """FLOP/s of torch's float32 matrix product on ``num_threads`` threads, best of ``repeats``."""
+    import torch
+
+    torch.set_num_threads(num_threads)
+    a = torch.randn(size, size)
+    a @ a  # warm up
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ a
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best
+
+
+def _seconds(function: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    function()
+    return time.perf_counter() - start
