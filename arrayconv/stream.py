@@ -190,20 +190,30 @@ class Conv1dStream:
         self._converted: dict[tuple[str, str], tuple[Any, Any]] = {}
         self._ring: tuple[Any, int, StreamState | None] | None = None  # see _append_time_major
         self._xp: tuple[ChunkKind, Any] | None = None  # see _namespace
+        self._interrupted = False  # see _through_history
         self._state = _fresh(self.spec)
 
     @property
     def state(self) -> StreamState:
         """A snapshot of the carried state (a :class:`StreamState`); set it to resume a parked stream."""
+        self._check_usable()
         return _snapshot(self._state)
 
     @state.setter
     def state(self, value: StreamState) -> None:
         self._state = _snapshot(shape.check_stream_state(self.spec, value))
+        self._interrupted = False
 
     def reset(self) -> None:
         """Forget the signal: the next chunk starts a new one."""
         self._state = _fresh(self.spec)
+        self._interrupted = False
+
+    def _check_usable(self) -> None:
+        if self._interrupted:
+            raise RuntimeError("the stream's last push or flush stopped partway through the partitioned FFT "
+                               "(an interrupt, or memory ran out), which leaves its history half-updated: "
+                               "call reset(), or set a state saved before it")
 
     def _namespace(self, chunk: Any, kind: ChunkKind) -> Any:
         """The chunks' array namespace (looked up once per signal: its chunks keep their library)."""
@@ -252,6 +262,7 @@ class Conv1dStream:
             ``(N, C_out, m)`` (or ``(C_out, m)``): the next ``m`` outputs of
             the whole-signal ``conv1d``, every one whose inputs have arrived.
         """
+        self._check_usable()
         spec, state = self.spec, self._state
         kind = shape.check_chunk(spec, chunk, state.kind)
         xp = self._namespace(chunk, kind)
@@ -406,7 +417,14 @@ class Conv1dStream:
         FFT, and its new history."""
         spec = self.spec
         compute = COMPUTE_DTYPE[kind.result_dtype]
-        z = _partitioned().feed(self._plan(block, kind), history, to_numpy(fresh, "chunk", compute))
+        plan, samples = self._plan(block, kind), to_numpy(fresh, "chunk", compute)
+        try:
+            z = _partitioned().feed(plan, history, samples)
+        except BaseException:
+            # the history is updated in place, block by block: what a feed stopped partway left
+            # is no state to go on from
+            self._interrupted = True
+            raise
         z = z[:, :, max(0, spec.extent - 1 - fed):]  # z[q] is output q - (extent - 1)
         if self.bias is not None:
             key = ("partitioned bias", compute)
@@ -427,6 +445,7 @@ class Conv1dStream:
             the kernel's extent, or than reflect's padding, ...); the state is
             left as it was.
         """
+        self._check_usable()
         spec, state = self.spec, self._state
         if state.kind is None:
             raise ValueError("the stream has no signal to flush: push at least one chunk (it fixes the "

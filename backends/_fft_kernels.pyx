@@ -404,12 +404,12 @@ cdef Py_ssize_t _PARALLEL_WORK = 1 << 17
 
 
 def partition_sum(
-    const real_t[:, :, :, :, ::1] spectra,
+    const real_t[:, :, :, :, ::1] spectra not None,
     Py_ssize_t part0,
-    const real_t[:, :, :, :, ::1] blocks,
+    const real_t[:, :, :, :, ::1] blocks not None,
     Py_ssize_t block0,
     Py_ssize_t parts,
-    real_t[:, :, :, ::1] out,
+    real_t[:, :, :, ::1] out not None,
     const real_t[:, :, :, ::1] base,
     int num_threads,
 ):
@@ -452,14 +452,14 @@ cdef int _partition_sum(const real_t[:, :, :, :, ::1] spectra, Py_ssize_t part0,
 
 
 def partitioned_feed(
-    const real_t[:, :, :, :, ::1] spectra,
-    real_t[:, :, :, :, ::1] delay,
-    real_t[:, :, ::1] segment,
-    real_t[:, :, :, ::1] past,
-    long long[::1] counters,
-    const real_t[:, :, ::1] samples,
-    real_t[:, :, ::1] out,
-    real_t[:, :, :, ::1] total,
+    const real_t[:, :, :, :, ::1] spectra not None,
+    real_t[:, :, :, :, ::1] delay not None,
+    real_t[:, :, ::1] segment not None,
+    real_t[:, :, :, ::1] past not None,
+    long long[::1] counters not None,
+    const real_t[:, :, ::1] samples not None,
+    real_t[:, :, ::1] out not None,
+    real_t[:, :, :, ::1] total not None,
     object forward,
     object inverse,
     Py_ssize_t block,
@@ -486,8 +486,8 @@ def partitioned_feed(
     cdef Py_ssize_t batch = delay.shape[0], groups = spectra.shape[0], per_group = spectra.shape[1]
     cdef Py_ssize_t parts = spectra.shape[2], cin_g = spectra.shape[3], rows_width = spectra.shape[4]
     cdef Py_ssize_t channels = groups * cin_g, length, at = 0, count, n, c, g, slot
-    cdef Py_ssize_t filled = counters[0], newest = counters[1]
-    cdef bint past_done = counters[2] != 0, whole
+    cdef Py_ssize_t filled, newest
+    cdef bint past_done, whole
     cdef const real_t[:, :, ::1] current
     cdef const real_t[:, :, ::1] frames
     if (width not in (1, 2) or block <= 0 or parts <= 0 or delay.shape[1] != groups
@@ -498,8 +498,11 @@ def partitioned_feed(
             or past.shape[0] != batch or past.shape[1] != groups or past.shape[2] != per_group
             or past.shape[3] != rows_width or total.shape[0] != batch or total.shape[1] != groups
             or total.shape[2] != per_group or total.shape[3] != rows_width
-            or counters.shape[0] != 3 or not 0 <= filled < block or not 0 <= newest < parts):
+            or counters.shape[0] != 3):
         raise ValueError("partitioned_feed: the arrays' shapes do not match")
+    filled, newest, past_done = counters[0], counters[1], counters[2] != 0
+    if not 0 <= filled < block or not 0 <= newest < parts:
+        raise ValueError("partitioned_feed: the counters do not fit the block and partitions")
     length = samples.shape[2] // width
     while at < length:
         count = min(block - filled, length - at)

@@ -452,3 +452,93 @@ def test_the_partition_sum_kernel_refuses_arrays_that_do_not_match():
                          num_threads=1) | bad
         with pytest.raises(ValueError, match="partition_sum: the arrays' shapes do not match"):
             partition_sum(*arguments.values())
+
+
+def _long_stream_after(pushes):
+    """A stream on the partitioned FFT (extent 600, blocks of 256) after ``pushes`` chunk lengths."""
+    rng = np.random.default_rng(11)
+    w, x = rng.standard_normal((2, 1, 600)), rng.standard_normal((1, 1, 4000))
+    stream = arrayconv.Conv1dStream(w, padding="causal")
+    at, parts = 0, []
+    for count in pushes:
+        parts.append(stream.push(x[..., at:at + count]))
+        at += count
+    return stream, w, x, at, parts
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda s: s._replace(fed=s.fed - 7), r"state.history must hold the whole padded signal so far"),
+    (lambda s: s._replace(history=s.history._replace(counters=np.array([5, 0, 1]))),
+     r"state.history.counters .* = \(5, 0, 1\) do not fit"),
+    (lambda s: s._replace(history=s.history._replace(counters=np.array([1, 0]))),
+     r"state.history.counters must be a contiguous int64 array of shape \(3,\)"),
+    (lambda s: s._replace(history=s.history._replace(delay=s.history.delay[:, :, :-1].copy())),
+     r"state.history.delay must be a contiguous float64 array"),
+    (lambda s: s._replace(block=100), r"state.block must be 0 or a power of two"),
+    (lambda s: s._replace(history=None), r"state without a history must have fed 0"),
+    (lambda s: s._replace(carry=None, received=0, emitted=0, kind=None), r"state without a carry must be a fresh one"),
+    (lambda s: s._replace(kind=s.kind._replace(device="cuda:0")), r"state.kind must describe the chunks its carry"),
+    (lambda s: s._replace(kind=s.kind._replace(dtype="f8")), r"state.kind must describe the chunks its carry"),
+    (lambda s: s._replace(kind=s.kind._replace(batched=False, batch=3)), r"state.kind must describe"),
+])
+def test_a_malformed_state_is_refused_when_set(change, message):
+    stream, *_ = _long_stream_after([300, 50])
+    good = stream.state
+    assert good.history is not None
+    with pytest.raises((ValueError, TypeError), match=message):
+        stream.state = change(good)
+    stream.state = good  # the good one is still taken
+
+
+def test_the_partitioned_feed_refuses_missing_or_short_counters():
+    from arrayconv.backends import partitioned
+
+    plan = partitioned.make_plan(np.ones((1, 1, 300)), dilation=1, groups=1, block=64)
+    state = partitioned.fresh_state(plan, 1)
+    x = np.ones((1, 1, 10))
+    with pytest.raises(TypeError, match="counters"):
+        partitioned.feed(plan, state._replace(counters=None), x)
+    with pytest.raises(ValueError, match="partitioned_feed: the arrays' shapes do not match"):
+        partitioned.feed(plan, state._replace(counters=np.zeros(0, dtype=np.int64)), x)
+    with pytest.raises(ValueError, match="the counters do not fit"):
+        partitioned.feed(plan, state._replace(counters=np.array([64, 0, 0])), x)
+
+
+def test_a_push_stopped_partway_through_the_partitioned_fft_is_reported_until_reset(monkeypatch):
+    stream, w, x, at, _ = _long_stream_after([300])
+    engine = stream._plan(stream.state.block, stream.state.kind).engine
+    calls = {"count": 0}
+    real = type(engine).inverse
+
+    def interrupted(self, *args, **kwargs):
+        calls["count"] += 1
+        if calls["count"] == 3:
+            raise KeyboardInterrupt
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(engine), "inverse", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        stream.push(x[..., at:at + 2000])  # several blocks: stopped on the third
+    monkeypatch.setattr(type(engine), "inverse", real)
+    for use in (lambda: stream.push(x[..., :10]), stream.flush, lambda: stream.state):
+        with pytest.raises(RuntimeError, match="stopped partway through the partitioned FFT"):
+            use()
+    stream.reset()
+    y = np.concatenate([stream.push(x[..., :1700]), stream.push(x[..., 1700:]), stream.flush()], axis=-1)
+    np.testing.assert_allclose(y, arrayconv.conv1d(x, w, padding="causal"), rtol=1e-10, atol=1e-10)
+
+
+def test_a_reflect_signal_parked_before_its_left_padding_resumes_on_the_partitioned_fft():
+    rng = np.random.default_rng(12)
+    w, x = rng.standard_normal((1, 2, 601)), rng.standard_normal((1, 2, 3000))
+    settings = dict(padding=300, padding_mode="reflect")
+    first = arrayconv.Conv1dStream(w, **settings)
+    parts = [first.push(x[..., :100])]  # reflect's left padding needs 301 samples: not placed yet
+    saved = first.state
+    assert saved.block > 0 and saved.history is None and not saved.lead_placed
+    second = arrayconv.Conv1dStream(w, **settings)
+    second.state = saved
+    parts += [second.push(x[..., 100:2000]), second.push(x[..., 2000:]), second.flush()]
+    assert second.state.block == 0  # flushed
+    np.testing.assert_allclose(np.concatenate(parts, axis=-1), arrayconv.conv1d(x, w, **settings),
+                               rtol=1e-10, atol=1e-10)

@@ -38,6 +38,7 @@ from .arguments import (
     promoted,
     short_repr,
 )
+from ..dtypes import COMPUTE_DTYPE
 from .conv_spec import check_length, check_padding_mode_limits, normalize, resolve_padding
 from .transpose_spec import normalize_transpose
 
@@ -299,7 +300,7 @@ def check_stream_state(spec: StreamSpec, state: Any) -> Any:
     if not all(isinstance(n, int) and n >= 0 for n in counts):
         raise ValueError(f"state must hold non-negative int counts, got carry_start, received, emitted = {counts}")
     if state.carry is None:
-        if state.received or state.emitted or state.kind is not None:
+        if state.received or state.emitted or state.kind is not None or state.history is not None or state.fed:
             raise ValueError("state without a carry must be a fresh one (nothing received or emitted)")
         return state
     if state.kind is None or getattr(state.carry, "ndim", None) != 3:
@@ -312,7 +313,12 @@ def check_stream_state(spec: StreamSpec, state: Any) -> Any:
         return state
     # a time-major carry, (N, m, C_in), is checked as the chunk it would be laid out channel-major
     carry = state.carry if not getattr(state, "time_major", False) else _channel_major_view(state.carry)
-    check_chunk(spec, carry if state.kind.batched else carry[0], state.kind)
+    # the carry's own kind, by the general checks (not the fast path, which trusts the kind it is given)
+    own = check_chunk(spec, carry if state.kind.batched else carry[0], None)
+    if tuple(own) != tuple(state.kind):
+        raise ValueError(f"state.kind must describe the chunks its carry came from, got state.kind={state.kind} "
+                         f"for a carry of kind {own}")
+    _check_history(spec, state)
     samples = int(carry.shape[-1])
     if state.lead_placed:
         fits = state.carry_start + samples == spec.pad_left + state.received
@@ -322,3 +328,43 @@ def check_stream_state(spec: StreamSpec, state: Any) -> Any:
         raise ValueError(f"state.carry of {samples} samples from position {state.carry_start} does not fit "
                          f"a stream that has received {state.received}")
     return state
+
+
+def _check_history(spec: StreamSpec, state: Any) -> None:
+    """A set state's partitioned-FFT history (see ``backends/partitioned``): its arrays' shapes and
+    dtypes for the stream's settings and block, and counters that agree with the stream's counts.
+    (Its spectra's values cannot be checked: set states that came from ``stream.state``.)"""
+    history, block, fed = state.history, state.block, state.fed
+    if not (isinstance(block, int) and block >= 0 and block & (block - 1) == 0):
+        raise ValueError(f"state.block must be 0 or a power of two, got block={block!r}")
+    if history is None:
+        # a long-kernel signal whose left padding (reflect) is still to come has its block, not yet a history
+        if fed or (block and state.lead_placed):
+            raise ValueError(f"state without a history must have fed 0, and block 0 once its left padding is "
+                             f"placed, got block={block!r}, fed={fed!r}")
+        return
+    if not block:
+        raise ValueError("state.block must be a power of two with a history, got block=0")
+    if not state.lead_placed or state.time_major or fed != spec.pad_left + state.received:
+        raise ValueError(f"state.history must hold the whole padded signal so far: fed={fed!r} for "
+                         f"{spec.pad_left} + {state.received} padded positions")
+    if type(history).__name__ != "PartitionedState" or not all(isinstance(a, np.ndarray) for a in history):
+        raise TypeError(f"state.history must be a PartitionedState of NumPy arrays, got {type(history).__name__}")
+    compute = np.dtype(COMPUTE_DTYPE[state.kind.result_dtype])
+    real = np.dtype(compute.char.lower()) if compute.kind == "c" else compute
+    groups, parts = spec.groups, -(-spec.extent // block)
+    width = 2 * (2 * block if compute.kind == "c" else block + 1)
+    batch, cin_g, cout_g = state.kind.batch, spec.in_channels // groups, spec.out_channels // groups
+    expected = {"delay": ((batch, groups, 2 * parts, cin_g, width), real),
+                "segment": ((batch, spec.in_channels, 2 * block), compute),
+                "counters": ((3,), np.dtype(np.int64)),
+                "past": ((batch, groups, cout_g, width), real)}
+    for name, (shape_, dtype) in expected.items():
+        array = getattr(history, name)
+        if array.shape != shape_ or array.dtype != dtype or not array.flags.c_contiguous:
+            raise ValueError(f"state.history.{name} must be a contiguous {dtype} array of shape {shape_}, got "
+                             f"{array.dtype} {array.shape}")
+    filled, newest, past_done = (int(n) for n in history.counters)
+    if filled != fed % block or not 0 <= newest < parts or past_done not in (0, 1):
+        raise ValueError(f"state.history.counters (filled, newest, past computed) = {(filled, newest, past_done)} "
+                         f"do not fit {fed} positions fed in blocks of {block}, {parts} partitions")
