@@ -163,13 +163,25 @@ PEERS: dict[str, tuple[str, Callable[..., Callable[[], Any]]]] = {
 
 
 def is_installed(name: str) -> bool:
-    """Whether a peer's modules import (ONNX Runtime and OpenVINO read the model onnx builds)."""
+    """Whether a peer's modules import (ONNX Runtime and OpenVINO read the model onnx builds).
+
+    Examples
+    --------
+    >>> is_installed("torch") in (True, False)
+    True
+    """
     needs = [PEERS[name][0]] + (["onnx"] if name in ("onnxruntime", "openvino") else [])
     return all(importlib.util.find_spec(module) is not None for module in needs)
 
 
 def peer_status() -> dict[str, str]:
-    """Each peer's version, or why it is not timed."""
+    """Each peer's version, or why it is not timed.
+
+    Examples
+    --------
+    >>> sorted(peer_status())
+    ['jax', 'onnxruntime', 'openvino', 'torch']
+    """
     return {name: (getattr(importlib.import_module(module), "__version__", "installed") if is_installed(name)
                    else 'not installed (pip install -e ".[peers]")')
             for name, (module, _) in PEERS.items()}
@@ -207,7 +219,14 @@ def _block(function: Callable[[], Any], samples: int, min_time: float) -> list[f
 def compare_peers(names: Sequence[str], num_threads: int, ceiling: float, samples: int = 5,
                   min_time: float = 0.05, progress: Callable[[str], None] | None = None) -> list[PeerResult]:
     """Time arrayconv and every installed peer on each case, in blocks (the order run forwards, then
-    backwards); ``ceiling`` is the matrix-product rate in FLOP/s."""
+    backwards); ``ceiling`` is the matrix-product rate in FLOP/s.
+
+    Examples
+    --------
+    >>> (result,) = compare_peers(["tiny"], num_threads=1, ceiling=1e10, samples=1, min_time=0.001)
+    >>> "arrayconv" in result.seconds and result.gflops > 0
+    True
+    """
     installed = [peer for peer in PEERS if is_installed(peer)]
     threads.set_num_threads(num_threads)
     results = []

@@ -33,7 +33,14 @@ def gemm_rate(dtype: str = "float32", num_threads: int | None = None, size: int 
 
 
 def torch_matmul_rate(num_threads: int, size: int = 2048, repeats: int = 5) -> float:
-    """FLOP/s of torch's float32 matrix product on ``num_threads`` threads, best of ``repeats``."""
+    """FLOP/s of torch's float32 matrix product on ``num_threads`` threads, best of ``repeats``
+    (torch must be installed).
+
+    Examples
+    --------
+    >>> torch_matmul_rate(1, size=128, repeats=1) > 1e8
+    True
+    """
     import torch
 
     torch.set_num_threads(num_threads)
