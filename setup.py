@@ -63,6 +63,14 @@ extensions = [
         extra_link_args=openmp_link,
     ),
     Extension(
+        "arrayconv.backends._conv_gemm",
+        ["backends/_conv_gemm.pyx"],
+        include_dirs=["backends"],
+        depends=["backends/_conv_gemm.h", "backends/_conv_gemm_impl.h", "backends/_direct_loops.h"],
+        extra_compile_args=optimise + openmp_compile,
+        extra_link_args=openmp_link,
+    ),
+    Extension(
         "arrayconv.backends._fft_kernels",
         ["backends/_fft_kernels.pyx"],
         include_dirs=["backends"],

@@ -44,10 +44,6 @@ cdef extern from "_direct_loops.h" nogil:
     Py_ssize_t ac_map_index(Py_ssize_t i, Py_ssize_t length, int mode)
     Py_ssize_t ac_first_inside(Py_ssize_t offset, Py_ssize_t stride)
     Py_ssize_t ac_end_inside(Py_ssize_t offset, Py_ssize_t last, Py_ssize_t stride)
-    bint ac_tile_available()
-    void ac_tile_f32(const float *x, Py_ssize_t ldx, const float *w, Py_ssize_t cin,
-                     Py_ssize_t ksize, Py_ssize_t dilation, float *y, Py_ssize_t ldy,
-                     Py_ssize_t n_out, Py_ssize_t n_t)
     void ac_row_f32(const float *x, Py_ssize_t length, const float *w, Py_ssize_t ksize,
                     float *y, Py_ssize_t length_out, Py_ssize_t stride, Py_ssize_t dilation,
                     Py_ssize_t pad_left, int mode)
@@ -72,12 +68,6 @@ cdef extern from "_direct_loops.h" nogil:
     void ac_wgrad_c128(const double complex *x, Py_ssize_t length, const double complex *gy,
                        Py_ssize_t length_out, double complex *g, Py_ssize_t ksize,
                        Py_ssize_t stride, Py_ssize_t dilation, Py_ssize_t pad_left, int mode)
-
-
-def tiles_available():
-    """Whether this CPU runs the register-tiled kernel (it needs AVX-512);
-    without it the float32 blocks take the GEMM path."""
-    return bool(ac_tile_available())
 
 
 def map_index(Py_ssize_t i, Py_ssize_t length, int mode):
@@ -135,27 +125,6 @@ cdef void _output_row(
     for c in range(cin_g):
         _row(&x[n, first_channel + c, 0], length, &w[o, c, 0], ksize, y, length_out,
              stride, dilation, pad_left, mode)
-
-
-# --------------------------------------------------------------------------
-# The tiles path (float32, stride 1, blocks that read inside the signal)
-
-
-cdef inline void _tiles(const scalar_t *x, Py_ssize_t ldx, const scalar_t *w, Py_ssize_t cin,
-                        Py_ssize_t ksize, Py_ssize_t dilation, scalar_t *y, Py_ssize_t ldy,
-                        Py_ssize_t n_out, Py_ssize_t n_t) noexcept nogil:
-    """y (n_out x n_t, rows ldy apart) += the block's correlation, reading x from its first tap."""
-    cdef Py_ssize_t whole = n_t - n_t % 32  # AC_TILE_T
-    cdef Py_ssize_t o, c
-    if scalar_t is float:
-        ac_tile_f32(x, ldx, w, cin, ksize, dilation, y, ldy, n_out, whole)
-    # the last columns, fewer than a tile: row by row (all reads are inside)
-    if whole < n_t:
-        for o in range(n_out):
-            for c in range(cin):
-                _row(x + c * ldx + whole, n_t - whole + (ksize - 1) * dilation,
-                     w + (o * cin + c) * ksize, ksize, y + o * ldy + whole, n_t - whole,
-                     1, dilation, 0, 0)
 
 
 # --------------------------------------------------------------------------
@@ -247,7 +216,6 @@ cdef void _gemm_block(
     int mode,
     Py_ssize_t groups,
     bint has_bias,
-    bint use_tiles,
     scalar_t *buf,
 ) noexcept nogil:
     cdef Py_ssize_t length = x.shape[2]
@@ -265,20 +233,13 @@ cdef void _gemm_block(
     cdef Py_ssize_t row_first, rows, o, t
     cdef scalar_t *y = &out[n, g * cout_g, t_first]
     cdef scalar_t value
-    cdef Py_ssize_t first = t_first - pad_left
-    cdef bint tiles = (use_tiles and stride == 1 and first >= 0
-                       and first + (ksize - 1) * dilation + cols <= length)
-    if has_bias or tiles:
+    if has_bias:
         # start from the bias and let every GEMM accumulate (beta = 1): the BLAS
         # would otherwise clear the block first and a bias pass would follow
         for o in range(cout_g):
-            value = bias[g * cout_g + o] if has_bias else 0
+            value = bias[g * cout_g + o]
             for t in range(cols):
                 y[o * length_out + t] = value
-    if tiles:
-        _tiles(&x[n, g * cin_g, 0] + first, length, &w[g * cout_g, 0, 0], cin_g, ksize,
-               dilation, y, length_out, cout_g, cols)
-        return
     row_first = 0
     while row_first < packed_rows:
         rows = min(block_rows, packed_rows - row_first)
@@ -311,7 +272,6 @@ def conv1d_direct(
     Py_ssize_t block_cols,
     Py_ssize_t block_rows,
     scalar_t[:, ::1] work,
-    bint use_tiles,
 ):
     """Write the cross-correlation of ``x`` with ``w`` (plus bias) into ``out``.
 
@@ -324,8 +284,6 @@ def conv1d_direct(
     ``block_cols`` = 0 selects the loops path.  Otherwise the gemm path packs
     blocks of ``block_rows`` x ``block_cols`` into ``work``, one row of at
     least that many elements per thread (``work.shape[0] >= num_threads``).
-    ``use_tiles`` (float32, stride 1) computes blocks that read only inside the
-    signal with the register-tiled kernel instead, without packing.
     """
     cdef Py_ssize_t length_out = out.shape[2]
     cdef Py_ssize_t items, item
@@ -333,7 +291,6 @@ def conv1d_direct(
     if out.shape[0] * out.shape[1] == 0 or length_out == 0:
         return
     num_threads = min(num_threads, openmp.omp_get_max_threads())
-    use_tiles = use_tiles and ac_tile_available()
     if block_cols == 0:
         items = out.shape[0] * out.shape[1]
         if num_threads <= 1 or items == 1:
@@ -356,13 +313,13 @@ def conv1d_direct(
         with nogil:
             for item in range(items):
                 _gemm_block(x, w, bias, out, item, block_cols, block_rows, stride, dilation,
-                            pad_left, mode, groups, has_bias, use_tiles, &work[0, 0])
+                            pad_left, mode, groups, has_bias, &work[0, 0])
         return
     with nogil, parallel(num_threads=num_threads):
         thread = openmp.omp_get_thread_num()
         for item in prange(items, schedule="static"):
             _gemm_block(x, w, bias, out, item, block_cols, block_rows, stride, dilation,
-                        pad_left, mode, groups, has_bias, use_tiles, &work[thread, 0])
+                        pad_left, mode, groups, has_bias, &work[thread, 0])
 
 
 # --------------------------------------------------------------------------

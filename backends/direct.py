@@ -1,8 +1,22 @@
-"""The ``direct`` backend: time-domain convolution by the Cython kernels."""
+"""The ``direct`` backend: time-domain convolution by the Cython kernels.
+
+Three paths, chosen per call by :func:`_plan`:
+
+``kernel``
+    float32 and float64 layers with enough channels to be matrix products:
+    the backend's own convolution GEMM (``_conv_gemm``: register tiles over
+    packed weights and a per-item input window; no BLAS, no im2col).
+``gemm``
+    complex layers of that kind (and real ones where the build has no
+    kernel): im2col blocks times the weights by scipy's BLAS (``_direct``).
+``loops``
+    depthwise and few-channel layers: vectorised row loops (``_direct``).
+"""
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
@@ -13,8 +27,9 @@ from arrayconv.padding import MODE_CODE
 from arrayconv.records import ConvSpec
 from arrayconv.registry import CostModel
 
-from . import _blas_threads
-from ._direct import conv1d_direct, conv1d_weight_grad, tiles_available
+from . import _blas_threads, _scratch
+from ._conv_gemm import best_variant, conv1d_gemm, pack_weights, packed_weights_size, scratch_size, tile_shape
+from ._direct import conv1d_direct, conv1d_weight_grad
 
 _NO_BIAS = {name: np.zeros(0, dtype=name) for name in ("float32", "float64", "complex64", "complex128")}
 _NO_WORK = {name: np.zeros((1, 1), dtype=name) for name in _NO_BIAS}
@@ -45,9 +60,25 @@ _INTERRUPT_MACS = 1 << 33
 # threads share it.
 _WGRAD_PARTS = 16
 _WGRAD_PARTS_BYTES = 1 << 28
-# float32 blocks with stride 1 that read only inside the signal run the
-# register-tiled kernel (no packing) when this is on (where the CPU has one).
-_USE_TILES = tiles_available()
+# The own GEMM kernel's variant for this CPU (None where the build has none:
+# real layers then take the BLAS path too), and its dtypes.
+_KERNEL = best_variant()
+_KERNEL_DTYPES = ("float32", "float64")
+# Reduction rows per pass over a tile (whole input channels: at least one):
+# a tile's input rows (256 x 64 bytes) and weights stay in a 32 KiB L1.
+_KERNEL_ROWS = 256
+# Output positions per work item: the input window of 256 rows of 256-odd
+# samples stays in L2.
+_KERNEL_T_BLOCK = 256
+# Output channels per pass over an item's tiles: their packed weights
+# (96 x 256 rows) stay in L2 while the tiles go by.
+_KERNEL_O_BLOCK = 96
+# Calls on several threads are cut into at least this many items per thread
+# (channels, then positions), so that one item or a batch of one keeps every
+# thread busy.  The split never changes a result's bits.
+_KERNEL_ITEMS_PER_THREAD = 4
+# A thread's input window above this (dilations of thousands) takes the BLAS path.
+_KERNEL_MAX_WINDOW_BYTES = 1 << 24
 
 def uses_gemm(spec: ConvSpec) -> bool:
     """Whether the layer is a matrix product worth a GEMM (else: the loops path)."""
@@ -68,7 +99,6 @@ def _gemm_blocks(spec: ConvSpec) -> tuple[int, int]:
     """
     itemsize = np.dtype(spec.compute_dtype).itemsize
     rows = min(spec.in_channels_per_group * spec.kernel_size, _BLOCK_MAX_ROWS)
-    # whole tiles of the tiled kernel (32 columns)
     cols = max(32, max(_BLOCK_MIN_COLS, _BLOCK_BYTES // (rows * itemsize)) // 32 * 32)
     # enough blocks that up to _BLOCKS_FOR_THREADS threads share the work evenly
     wanted_blocks = -(-_BLOCKS_FOR_THREADS // max(1, spec.batch * spec.groups))
@@ -85,12 +115,29 @@ _KERNELS = {
 }
 
 
-class DirectPlan(NamedTuple):
-    """How a call runs on the direct backend: its threads and packed block (columns 0: the loops path)."""
+class KernelPlan(NamedTuple):
+    """How a call runs on the own GEMM kernel (see ``_conv_gemm.conv1d_gemm``)."""
 
+    variant: str
+    rows_per_pass: int
+    t_block: int
+    o_split: int
+    o_block: int
+    window: int    # scratch values per thread
+    offsets: int   # scratch offsets per thread
+    weights: int   # packed weight values
+
+
+class DirectPlan(NamedTuple):
+    """How a call runs on the direct backend: its path ('kernel', 'gemm' or
+    'loops'), threads, and the path's blocks (the BLAS path's packed block,
+    or the kernel's plan)."""
+
+    path: str
     threads: int
-    columns: int
-    rows: int
+    columns: int = 0
+    rows: int = 0
+    kernel: KernelPlan | None = None
 
 
 class WeightGradPlan(NamedTuple):
@@ -102,21 +149,55 @@ class WeightGradPlan(NamedTuple):
     parts: int
 
 
+def _kernel_plan(spec: ConvSpec, num_threads: int, variant: str) -> tuple[KernelPlan, int] | None:
+    """The own kernel's blocks for a call and its thread count, or None where its
+    input window would be too large (the BLAS path takes the call)."""
+    itemsize = np.dtype(spec.compute_dtype).itemsize
+    tile_rows, tile_cols = tile_shape(variant, itemsize)
+    cout_g, length_out = spec.out_channels_per_group, spec.length_out
+    whole_tiles = -(-cout_g // tile_rows) * tile_rows
+    t_block = min(max(tile_cols, _KERNEL_T_BLOCK // tile_cols * tile_cols), -(-length_out // tile_cols) * tile_cols)
+    o_split = whole_tiles
+    items = spec.batch * spec.groups * -(-length_out // t_block)
+    wanted = _KERNEL_ITEMS_PER_THREAD * num_threads if num_threads > 1 else 1
+    if items < wanted:  # split the channels, in whole tiles
+        parts = min(-(-wanted // items), whole_tiles // tile_rows)
+        o_split = -(-whole_tiles // parts // tile_rows) * tile_rows
+        items *= -(-cout_g // o_split)
+    if items < wanted:  # and the positions, in whole tiles
+        parts = min(-(-wanted // items), t_block // tile_cols)
+        t_block = -(-t_block // parts // tile_cols) * tile_cols
+        items = spec.batch * spec.groups * -(-cout_g // o_split) * -(-length_out // t_block)
+    window, offsets = scratch_size(variant, itemsize, spec.in_channels_per_group, spec.kernel_size,
+                                   spec.stride, spec.dilation, _KERNEL_ROWS, t_block)
+    if window * itemsize > _KERNEL_MAX_WINDOW_BYTES:
+        return None
+    o_block = min(o_split, max(tile_rows, _KERNEL_O_BLOCK // tile_rows * tile_rows))
+    weights = packed_weights_size(variant, spec.out_channels, spec.in_channels_per_group * spec.kernel_size,
+                                  spec.groups)
+    plan = KernelPlan(variant, _KERNEL_ROWS, t_block, o_split, o_block, window, offsets, weights)
+    return plan, max(1, min(num_threads, items))
+
+
 @functools.lru_cache(maxsize=512)
-def _plan(spec: ConvSpec, configured_threads: int) -> DirectPlan:
-    """The threads and packed block of a call.
+def _plan(spec: ConvSpec, configured_threads: int, variant: str | None) -> DirectPlan:
+    """The path, threads and blocks of a call (``variant``: the own kernel's, or None).
 
     Cached: a layer called again with the same shapes plans nothing.
     """
     num_threads = 1 if spec.macs < _PARALLEL_MIN_MACS else configured_threads
     if not uses_gemm(spec):
         # the loops path shares out whole output rows
-        return DirectPlan(threads=max(1, min(num_threads, spec.batch * spec.output_channels)), columns=0, rows=0)
+        return DirectPlan("loops", threads=max(1, min(num_threads, spec.batch * spec.output_channels)))
+    if variant is not None and spec.compute_dtype in _KERNEL_DTYPES:
+        planned = _kernel_plan(spec, num_threads, variant)
+        if planned is not None:
+            return DirectPlan("kernel", threads=planned[1], kernel=planned[0])
     if _blas_threads.shared_pin() is None:
         num_threads = 1  # the BLAS cannot be kept to one thread: let it thread each GEMM
     cols, rows = _gemm_blocks(spec)
     items = spec.batch * spec.groups * -(-spec.length_out // cols)
-    return DirectPlan(threads=max(1, min(num_threads, items)), columns=cols, rows=rows)
+    return DirectPlan("gemm", threads=max(1, min(num_threads, items)), columns=cols, rows=rows)
 
 
 _WGRAD_KERNELS = {
@@ -174,33 +255,42 @@ class DirectBackend(CostModel):
         """The call's cost terms now (see :mod:`arrayconv.routing`), work divided among its threads."""
         if spec.is_empty:
             return {"direct_call": 1.0}
-        path = "direct_gemm_mac" if uses_gemm(spec) else "direct_loops_mac"
-        return {"direct_call": 1.0, path: spec.macs * COST_WIDTH[spec.compute_dtype] / _plan(spec, threads.get()).threads}
+        plan = _plan(spec, threads.get(), _KERNEL)
+        path = "direct_loops_mac" if plan.path == "loops" else "direct_gemm_mac"
+        return {"direct_call": 1.0, path: spec.macs * COST_WIDTH[spec.compute_dtype] / plan.threads}
 
     def workspace_bytes(self, spec: ConvSpec) -> int:
-        """Bytes allocated besides the output: one packing block per thread."""
+        """Bytes allocated besides the output: packed weights and per-thread scratch."""
         if spec.is_empty:
             return 0
-        num_threads, cols, rows = _plan(spec, threads.get())
-        return num_threads * cols * rows * np.dtype(spec.compute_dtype).itemsize
+        plan = _plan(spec, threads.get(), _KERNEL)
+        itemsize = np.dtype(spec.compute_dtype).itemsize
+        if plan.kernel is not None:
+            kernel = plan.kernel
+            return (kernel.weights + plan.threads * kernel.window) * itemsize + plan.threads * kernel.offsets * 8
+        return plan.threads * plan.columns * plan.rows * itemsize
 
     def run(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
         dtype = spec.compute_dtype
         out = np.empty(spec.output_shape, dtype=dtype)
         if spec.is_empty:
             return out
-        num_threads, cols, rows = _plan(spec, threads.get())
-        work = np.empty((num_threads, cols * rows), dtype=dtype) if cols else _NO_WORK[dtype]
+        plan = _plan(spec, threads.get(), _KERNEL)
+        if plan.kernel is not None:
+            _run_pieces(spec, x, out, _own_kernel(spec, plan, w, b))
+            return out
+        kernel = _blas_kernel(spec, plan, w, b)
         # Serial calls are pinned too (the bits would be the same either way:
         # the BLAS threads a GEMM by splitting its output, never its sums): on
         # a shared machine the BLAS's own threads of a small GEMM land on busy
         # cores (tiny, one core busy elsewhere: 236 us unpinned, 119 us pinned).
-        pin = _blas_threads.shared_pin() if cols else None
+        pin = _blas_threads.shared_pin() if plan.path == "gemm" else None
+        align = max(1, plan.columns)
         if pin is None:
-            _run_pieces(spec, x, w, b, out, num_threads, cols, rows, work)
+            _run_pieces(spec, x, out, kernel, align)
         else:
             with pin:
-                _run_pieces(spec, x, w, b, out, num_threads, cols, rows, work)
+                _run_pieces(spec, x, out, kernel, align)
         return out
 
     def weight_grad_workspace_bytes(self, spec: ConvSpec) -> int:
@@ -247,10 +337,40 @@ class DirectBackend(CostModel):
         return grad
 
 
-def _run_pieces(
-    spec: ConvSpec, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, out: np.ndarray,
-    num_threads: int, cols: int, rows: int, work: np.ndarray,
-) -> None:
+# A kernel call over part of a call: (input slice, output slice, pad_left of the slice).
+Kernel = Callable[[np.ndarray, np.ndarray, int], None]
+
+
+def _own_kernel(spec: ConvSpec, plan: DirectPlan, w: np.ndarray, b: np.ndarray | None) -> Kernel:
+    """The own GEMM kernel over the call's packed weights and this thread's scratch."""
+    dtype, kernel = spec.compute_dtype, plan.kernel
+    packed, window, offsets = _scratch.scratch("direct", [
+        ((kernel.weights,), dtype), ((plan.threads, kernel.window), dtype), ((plan.threads, kernel.offsets), np.intp)])
+    pack_weights(kernel.variant, w, spec.groups, packed)
+    bias = _NO_BIAS[dtype] if b is None else b
+
+    def run(x: np.ndarray, out: np.ndarray, pad_left: int) -> None:
+        conv1d_gemm(kernel.variant, x, packed, bias, out, spec.kernel_size, spec.stride, spec.dilation, pad_left,
+                    MODE_CODE[spec.padding_mode], spec.groups, b is not None, plan.threads, kernel.rows_per_pass,
+                    kernel.t_block, kernel.o_split, kernel.o_block, window, offsets)
+
+    return run
+
+
+def _blas_kernel(spec: ConvSpec, plan: DirectPlan, w: np.ndarray, b: np.ndarray | None) -> Kernel:
+    """The loops path, or the BLAS over packed blocks (``_direct``)."""
+    dtype = spec.compute_dtype
+    work = np.empty((plan.threads, plan.columns * plan.rows), dtype=dtype) if plan.columns else _NO_WORK[dtype]
+    bias = _NO_BIAS[dtype] if b is None else b
+
+    def run(x: np.ndarray, out: np.ndarray, pad_left: int) -> None:
+        _KERNELS[dtype](x, w, bias, out, spec.stride, spec.dilation, pad_left, MODE_CODE[spec.padding_mode],
+                        spec.groups, b is not None, plan.threads, plan.columns, plan.rows, work)
+
+    return run
+
+
+def _run_pieces(spec: ConvSpec, x: np.ndarray, out: np.ndarray, kernel: Kernel, align: int = 1) -> None:
     """The kernel over slices of a long call, so that Ctrl-C (KeyboardInterrupt, which
     Python raises between two kernel calls, not inside one) stops it promptly.
 
@@ -261,47 +381,22 @@ def _run_pieces(
     """
     pieces = -(-spec.macs // _INTERRUPT_MACS)
     if pieces <= 1:
-        _run_kernel(spec, x, w, b, out, num_threads, cols, rows, work, spec.pad_left)
+        kernel(x, out, spec.pad_left)
         return
     if spec.batch >= pieces or spec.length_out < 2:
         step = -(-spec.batch // min(pieces, spec.batch))
         for first in range(0, spec.batch, step):
             last = min(first + step, spec.batch)
-            _run_kernel(spec, x[first:last], w, b, out[first:last], num_threads, cols, rows, work, spec.pad_left)
+            kernel(x[first:last], out[first:last], spec.pad_left)
         return
-    # fewer items than slices: each item in slices of its output length
+    # fewer items than slices: each item in slices of its output length, of
+    # whole blocks of `align` outputs (the BLAS path's blocks, cut where a whole call cuts them)
     step = -(-spec.length_out // -(-pieces // spec.batch))
-    if cols:
-        step = -(-step // cols) * cols  # whole GEMM blocks per slice
+    step = -(-step // align) * align
     for item in range(spec.batch):
         for first in range(0, spec.length_out, step):
             count = min(step, spec.length_out - first)
             piece = np.empty((1, spec.output_channels, count), dtype=out.dtype)
             # output t of the piece reads input (first + t) * stride + k * dilation - pad_left
-            _run_kernel(spec, x[item : item + 1], w, b, piece, num_threads, cols, rows, work,
-                        spec.pad_left - first * spec.stride)
+            kernel(x[item : item + 1], piece, spec.pad_left - first * spec.stride)
             out[item, :, first : first + count] = piece[0]
-
-
-def _run_kernel(
-    spec: ConvSpec, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, out: np.ndarray,
-    num_threads: int, cols: int, rows: int, work: np.ndarray, pad_left: int,
-) -> None:
-    dtype = spec.compute_dtype
-    _KERNELS[dtype](
-        x,
-        w,
-        _NO_BIAS[dtype] if b is None else b,
-        out,
-        spec.stride,
-        spec.dilation,
-        pad_left,
-        MODE_CODE[spec.padding_mode],
-        spec.groups,
-        b is not None,
-        num_threads,
-        cols,
-        rows,
-        work,
-        _USE_TILES and dtype == "float32" and spec.stride == 1,
-    )

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import functools
 import math
-import threading
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -35,7 +34,7 @@ from arrayconv.padding import MODE_CODE
 from arrayconv.records import ConvSpec
 from arrayconv.registry import CostModel
 
-from . import _blas_threads, _fft_engines, partitioned
+from . import _blas_threads, _fft_engines, _scratch, partitioned
 from .direct import DirectBackend
 from ._fft_kernels import (
     contract_gemm,
@@ -53,8 +52,6 @@ _DIRECT = DirectBackend()
 # Frames, spectra and output frames of one chunk of columns stay within this
 # many bytes (so memory is bounded whatever the signal's length).
 _CHUNK_BYTES = 12 << 20
-# Each calling thread keeps a scratch block up to this size between calls.
-_SCRATCH_KEEP = 16 << 20
 # Longest transform considered.
 _MAX_LENGTH = 1 << 22
 # The contraction runs as BLAS GEMMs when each group's weight matrix has at
@@ -348,34 +345,6 @@ def effective_threads(plan: FFTPlan) -> int:
     return max(1, min(plan.threads, omp_max_threads(), _fft_engines.get(plan.engine).max_threads()))
 
 
-_local = threading.local()
-
-
-def _scratch(layout: list[tuple[tuple[int, ...], Any]]) -> list[np.ndarray]:
-    """Uninitialised arrays of the given shapes and dtypes, 64-byte aligned, in one block.
-
-    The block is kept per thread (up to _SCRATCH_KEEP bytes) and reused by
-    the thread's next call: fresh large allocations come from the kernel as
-    zeroed pages, and faulting them in cost more than the transforms in
-    calls of a few milliseconds.  The arrays live only during the call.
-    """
-    counts = [math.prod(shape) for shape, _ in layout]
-    itemsizes = [np.dtype(dtype).itemsize for _, dtype in layout]
-    sizes = [-(-count * itemsize // 64) * 64 for count, itemsize in zip(counts, itemsizes)]
-    total = sum(sizes) + 64
-    block = getattr(_local, "block", None)
-    if block is None or block.nbytes < total:
-        block = np.empty(total, dtype=np.uint8)
-        if total <= _SCRATCH_KEEP:
-            _local.block = block
-    offset = -block.ctypes.data % 64
-    arrays = []
-    for (shape, dtype), count, itemsize, size in zip(layout, counts, itemsizes, sizes):
-        arrays.append(block[offset : offset + count * itemsize].view(dtype).reshape(shape))
-        offset += size
-    return arrays
-
-
 def _run_plan(spec: ConvSpec, plan: FFTPlan, x: np.ndarray, w: np.ndarray, b: np.ndarray | None,
               out: np.ndarray, num_threads: int) -> None:
     dtype = spec.compute_dtype
@@ -401,7 +370,7 @@ def _run_plan(spec: ConvSpec, plan: FFTPlan, x: np.ndarray, w: np.ndarray, b: np
         gemm_threads = num_threads
         if pin is None:
             gemm_threads = 1  # a BLAS we cannot hold to one thread threads each GEMM itself
-        frames, spectra, products, out_frames, work = _scratch(layout)
+        frames, spectra, products, out_frames, work = _scratch.scratch("fft", layout)
         weights = _weight_spectrum(spec, w, plan)
     else:
         real = np.float32 if complex_dtype == np.complex64 else np.float64
@@ -409,7 +378,7 @@ def _run_plan(spec: ConvSpec, plan: FFTPlan, x: np.ndarray, w: np.ndarray, b: np
         column_block = min(chunk, _TILE_COLUMNS)
         layout.append(((num_threads, tile_buffer_size(double, cin_g, cout_g, column_block)), real))
         layout += [((cout, cin_g, n), dtype), ((cout, cin_g, freqs), complex_dtype)]
-        frames, spectra, products, out_frames, work, weight_frame, weights = _scratch(layout)
+        frames, spectra, products, out_frames, work, weight_frame, weights = _scratch.scratch("fft", layout)
         weights = _weight_spectrum(spec, w, plan, (weight_frame, weights))
     bias = _NO_BIAS[dtype] if b is None else b
     mode = MODE_CODE[spec.padding_mode]

@@ -50,11 +50,13 @@ def _maybe_tuple(draw, value):
 
 
 @st.composite
-def conv_cases(draw, *, same_dtype=False, max_length=40, allow_empty=True, dtypes=FLOAT_DTYPES):
+def conv_cases(draw, *, same_dtype=False, max_length=40, allow_empty=True, dtypes=FLOAT_DTYPES,
+               max_in_per_group=3, max_out_per_group=3):
     """A conv1d call, usually valid, sometimes one torch rejects."""
     groups = draw(st.integers(1, 4))
-    cin_g = draw(st.integers(0 if allow_empty else 1, 3)) if draw(st.integers(0, 15)) == 0 else draw(st.integers(1, 3))
-    cout_g = draw(st.integers(1, 3))
+    cin_g = (draw(st.integers(0 if allow_empty else 1, max_in_per_group)) if draw(st.integers(0, 15)) == 0
+             else draw(st.integers(1, max_in_per_group)))
+    cout_g = draw(st.integers(1, max_out_per_group))
     kernel = draw(st.integers(1, 7))
     stride = draw(st.integers(1, 4))
     dilation = draw(st.integers(1, 4))

@@ -1,8 +1,11 @@
-"""Both paths of the direct backend (loops, blocked GEMM), forced, threaded, against torch.
+"""The paths of the direct backend (loops, BLAS GEMM, own GEMM kernel), forced, threaded, against torch.
 
 The backend picks a path by shape; these tests force each one onto every
-random case, with tiny blocks (so the GEMM path packs several column blocks
-and accumulates several row blocks) and two threads even for small calls.
+random case, with tiny blocks (so the BLAS path packs several column blocks
+and accumulates several row blocks, and the own kernel makes several passes
+over the input channels and several items of channels and positions) and two
+threads even for small calls.  The own kernel runs in each variant this CPU
+runs.
 """
 
 import os
@@ -18,29 +21,38 @@ from arrayconv.backends import direct
 from oracle import assert_matches_torch, reference, assert_close
 from strategies import conv_cases
 
+from arrayconv.backends import _conv_gemm
+
+# The BLAS path is forced by taking the own kernel away (_KERNEL None).
+_SMALL_GEMM_BLOCKS = dict(_GEMM_MIN_OUT_CHANNELS=1, _GEMM_MIN_PACKED_ROWS=1, _PARALLEL_MIN_MACS=0,
+                          _BLOCK_MAX_ROWS=5, _BLOCK_BYTES=64, _BLOCK_MIN_COLS=32)
+# The own kernel with tiny blocks: several passes of input channels, several
+# items of channels and positions, several channel blocks per item.
+_SMALL_KERNEL_BLOCKS = dict(_GEMM_MIN_OUT_CHANNELS=1, _GEMM_MIN_PACKED_ROWS=1, _PARALLEL_MIN_MACS=0,
+                            _KERNEL_ROWS=5, _KERNEL_T_BLOCK=1, _KERNEL_O_BLOCK=1, _KERNEL_ITEMS_PER_THREAD=64)
 PATHS = {
     "loops": dict(_GEMM_MIN_OUT_CHANNELS=10**9, _PARALLEL_MIN_MACS=0),
-    "gemm": dict(_GEMM_MIN_OUT_CHANNELS=1, _GEMM_MIN_PACKED_ROWS=1, _PARALLEL_MIN_MACS=0,
-                 _BLOCK_MAX_ROWS=5, _BLOCK_BYTES=64, _BLOCK_MIN_COLS=32, _USE_TILES=False),
-    # float32 stride-1 blocks inside the signal: the register-tiled kernel
-    # (32-column blocks, so signals of a few dozen samples use several)
-    "tiles": dict(_GEMM_MIN_OUT_CHANNELS=1, _GEMM_MIN_PACKED_ROWS=1, _PARALLEL_MIN_MACS=0,
-                  _BLOCK_MAX_ROWS=5, _BLOCK_BYTES=64, _BLOCK_MIN_COLS=32, _USE_TILES=True),
+    "gemm": dict(_SMALL_GEMM_BLOCKS, _KERNEL=None),
+    "kernel": dict(_SMALL_KERNEL_BLOCKS, _KERNEL=direct._KERNEL),
 }
-# 64-column blocks: a block's last columns past the whole 32-wide tiles run the row kernel
+# The own kernel's other variants where this CPU runs them (the baseline
+# vectors, and the AVX-512 tile shape compiled for AVX2), and its default blocks.
 EXTRA_PATHS = {
-    "tiles_tail": dict(PATHS["tiles"], _BLOCK_MIN_COLS=64),
+    **{f"kernel-{variant}": dict(_SMALL_KERNEL_BLOCKS, _KERNEL=variant) for variant in _conv_gemm.VARIANTS},
+    "kernel-default-blocks": dict(_GEMM_MIN_OUT_CHANNELS=1, _GEMM_MIN_PACKED_ROWS=1, _PARALLEL_MIN_MACS=0),
 }
 
-
-TILES_MISSING = "the register-tiled kernel is AVX-512 only and this CPU has none (its blocks take the GEMM path)"
+KERNEL_MISSING = "this build has no own GEMM kernel (no GCC vector extensions): real layers take the BLAS path"
 
 
 @contextmanager
 def forced(path, num_threads=2):
-    if path.startswith("tiles") and not direct.tiles_available():
-        pytest.skip(TILES_MISSING)
     settings = {**PATHS, **EXTRA_PATHS}[path]
+    variant = settings.get("_KERNEL", direct._KERNEL) if path.startswith("kernel") else None
+    if path.startswith("kernel") and variant is None:
+        pytest.skip(KERNEL_MISSING)
+    if variant is not None and not _conv_gemm.runs(variant):
+        pytest.skip(f"this CPU does not run the kernel variant {variant!r}")
     saved = {name: getattr(direct, name) for name in settings}
     for name, value in settings.items():
         setattr(direct, name, value)
@@ -62,23 +74,31 @@ def test_path_matches_torch(path, case):
         assert_matches_torch(case, "direct")
 
 
-@given(case=conv_cases(dtypes=("float32",), max_length=120))
-def test_tiles_match_torch(case):
-    """float32 only, so that stride-1 cases reach the tiled kernel (with 64-column blocks: tiles and a tail)."""
-    with forced("tiles_tail"):
+@pytest.mark.parametrize("path", ["kernel", *EXTRA_PATHS])
+@given(case=conv_cases(dtypes=("float32", "float64"), max_length=120, max_in_per_group=6, max_out_per_group=26))
+def test_kernel_matches_torch_at_every_tile_edge(path, case):
+    """Up to 26 output channels per group (every tail of a 6- and a 12-row tile, twice)
+    and up to 120 outputs (tails of 8-, 16- and 32-position tiles), every variant."""
+    with forced(path):
         assert_matches_torch(case, "direct")
 
 
 @pytest.mark.parametrize("path", PATHS)
 def test_path_is_taken(path):
-    x, w = np.ones((2, 4, 30)), np.ones((6, 4, 3))
+    x, w = np.ones((2, 4, 30), np.float32), np.ones((6, 4, 3), np.float32)
     with forced(path):
         spec = arrayconv.shape.normalize(x, w)
-        assert direct.uses_gemm(spec) == (path != "loops")
-        threads_, cols, rows = direct._plan(spec, 2)
-        assert threads_ == 2
-        if path != "loops":
-            assert rows == 5 and cols == 28  # several row blocks (one 28-column block)
+        plan = direct._plan(spec, 2, direct._KERNEL)
+        assert plan.path == path and plan.threads == 2
+        if path == "gemm":
+            assert plan.rows == 5 and plan.columns == 28  # several row blocks (one 28-column block)
+        if path == "kernel":
+            assert plan.kernel.variant == direct._KERNEL and plan.kernel.rows_per_pass == 5
+
+
+def test_complex_layers_take_the_blas_path():
+    x, w = np.ones((2, 64, 300), np.complex64), np.ones((64, 64, 3), np.complex64)
+    assert direct._plan(arrayconv.shape.normalize(x, w), 2, direct._KERNEL).path == "gemm"
 
 
 @pytest.mark.parametrize("path", PATHS)
@@ -97,12 +117,12 @@ def test_paths_agree_bitwise_across_thread_counts(path, dtype, stride):
     assert_close(results[0], wide, scale, dtype)
 
 
-@pytest.mark.parametrize("path", ["gemm", "tiles", "tiles_tail"])
+@pytest.mark.parametrize("path", ["gemm", "kernel", "kernel-default-blocks"])
 @pytest.mark.parametrize("length", [100, 161, 300])
 @pytest.mark.parametrize("mode", ["zeros", "circular"])
 @pytest.mark.parametrize("bias", [False, True])
 def test_long_signals_span_many_blocks(path, length, mode, bias):
-    """Many 32-column blocks: edge blocks pack, inner ones tile, the last may be partial."""
+    """Many blocks: items at both edges read padding, inner ones only the signal, the last may be partial."""
     rng = np.random.default_rng(length)
     x = rng.standard_normal((2, 14, length)).astype(np.float32)
     w = rng.standard_normal((14, 7, 4)).astype(np.float32)  # 7 outputs per group: one full and one partial tile
@@ -117,26 +137,43 @@ def test_long_signals_span_many_blocks(path, length, mode, bias):
 
 @pytest.mark.skipif(not os.path.exists("/proc/cpuinfo") or platform.machine() != "x86_64",
                     reason="reads the CPU's flags from Linux's /proc/cpuinfo on x86-64")
-def test_tiles_are_on_exactly_where_the_cpu_has_avx512():
-    """An AVX-512 tile on a CPU without it spills every register (some 30x slower than GEMM)."""
+def test_kernel_variant_is_the_best_the_cpu_has():
+    """AVX-512 where the CPU has it, else AVX2 with FMA, else the baseline vectors."""
     with open("/proc/cpuinfo") as cpuinfo:
         flags = next(line for line in cpuinfo if line.startswith("flags")).split()
-    has_avx512 = "avx512f" in flags and "avx512vl" in flags
-    assert direct.tiles_available() == has_avx512
-    assert direct._USE_TILES == has_avx512
+    avx2 = "avx2" in flags and "fma" in flags
+    expected = ("avx512" if avx2 and "avx512f" in flags and "avx512vl" in flags
+                else "avx2" if avx2 else "baseline")
+    assert direct._KERNEL == expected
+    assert _conv_gemm.runs("wide-on-avx2") == avx2
 
 
-def test_tiles_differ_from_gemm_in_rounding_only():
-    """The tiled kernel really runs: its sums are ordered differently from the GEMM's."""
+def test_kernel_variants_agree_bitwise_where_they_fuse():
+    """AVX2 and the AVX-512 tile shape compiled for AVX2 both sum each output in one
+    order with fused multiply-adds: the same bits, whatever the tile."""
+    if not (_conv_gemm.runs("avx2") and _conv_gemm.runs("wide-on-avx2")):
+        pytest.skip("needs a CPU with AVX2 and FMA")
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 20, 333)).astype(np.float32)
+    w = rng.standard_normal((26, 10, 5)).astype(np.float32)
+    results = []
+    for path in ("kernel-avx2", "kernel-wide-on-avx2"):
+        with forced(path):
+            results.append(arrayconv.conv1d(x, w, padding=3, groups=2, padding_mode="reflect", backend="direct"))
+    np.testing.assert_array_equal(results[0], results[1])
+
+
+def test_kernel_differs_from_blas_in_rounding_only():
+    """The own kernel really runs: its sums are ordered differently from the BLAS's."""
     rng = np.random.default_rng(9)
     x = rng.standard_normal((2, 64, 2000)).astype(np.float32)
     w = rng.standard_normal((64, 64, 3)).astype(np.float32)
-    with forced("tiles"):
-        tiled = arrayconv.conv1d(x, w, dilation=8, backend="direct")
+    with forced("kernel-default-blocks"):
+        own = arrayconv.conv1d(x, w, dilation=8, backend="direct")
     with forced("gemm"):
         packed = arrayconv.conv1d(x, w, dilation=8, backend="direct")
-    assert not np.array_equal(tiled, packed)
-    np.testing.assert_allclose(tiled, packed, rtol=1e-4, atol=1e-4)
+    assert not np.array_equal(own, packed)
+    np.testing.assert_allclose(own, packed, rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("path", PATHS)

@@ -1,0 +1,234 @@
+/*
+ * One variant of the convolution GEMM (see _conv_gemm.h), included once per
+ * variant with these defined:
+ *   ACG_SUF     the functions' suffix
+ *   ACG_T       float or double
+ *   ACG_VB      bytes per vector (16, 32 or 64)
+ *   ACG_MR      output channels per tile (at most 12)
+ *   ACG_TARGET  the variant's target attribute (or nothing)
+ * Every name defined here is undefined again at the end.
+ */
+
+#define ACG_CAT2(a, b) a##b
+#define ACG_CAT(a, b) ACG_CAT2(a, b)
+#define ACG_NAME(base) ACG_CAT(base, ACG_SUF)
+
+#define T ACG_T
+#define MR ACG_MR
+#define VL ((ptrdiff_t)(ACG_VB / sizeof(ACG_T)))
+#define NR (2 * VL)
+
+typedef T ACG_NAME(acg_vector_) __attribute__((vector_size(ACG_VB)));
+#define VT ACG_NAME(acg_vector_)
+
+/* Accumulators of tile row o: acc<o>a (positions 0..VL-1) and acc<o>b (VL..NR-1). */
+#define ACG_DECLARE(o) VT acc##o##a, acc##o##b;
+#define ACG_LOAD(o)                                                                       \
+    if (o < mr) {                                                                         \
+        if (init) {                                                                       \
+            acc##o##a = zero + init[o];                                                   \
+            acc##o##b = acc##o##a;                                                        \
+        } else {                                                                          \
+            memcpy(&acc##o##a, c + o * ldc, sizeof(VT));                                  \
+            memcpy(&acc##o##b, c + o * ldc + VL, sizeof(VT));                             \
+        }                                                                                 \
+    }
+#define ACG_FMA(o)                                                                        \
+    if (o < mr) {                                                                         \
+        const T w = ar[o];                                                                \
+        acc##o##a += w * b0;                                                              \
+        acc##o##b += w * b1;                                                              \
+    }
+#define ACG_STORE(o)                                                                      \
+    if (o < mr) {                                                                         \
+        memcpy(c + o * ldc, &acc##o##a, sizeof(VT));                                      \
+        memcpy(c + o * ldc + VL, &acc##o##b, sizeof(VT));                                 \
+    }
+#define ACG_REPEAT12(M) M(0) M(1) M(2) M(3) M(4) M(5) M(6) M(7) M(8) M(9) M(10) M(11)
+
+/* One tile of mr rows (a constant once inlined) and NR positions:
+ *   c[o, 0:NR] = (init[o], or c[o, 0:NR] when init is NULL)
+ *                + sum_{r < kc} a[r * MR + o] * (base + boff[r] + t0)[0:NR]
+ * with the rows ldc apart. */
+ACG_TARGET static inline __attribute__((always_inline)) void
+ACG_NAME(acg_tile_)(ptrdiff_t kc, const T *restrict a, const T *restrict base,
+                    const ptrdiff_t *restrict boff, ptrdiff_t t0, T *restrict c, ptrdiff_t ldc,
+                    const T *restrict init, const int mr)
+{
+    const VT zero = {0};
+    ACG_REPEAT12(ACG_DECLARE)
+    ACG_REPEAT12(ACG_LOAD)
+    for (ptrdiff_t r = 0; r < kc; r++) {
+        const T *bp = base + boff[r] + t0;
+        VT b0, b1;
+        memcpy(&b0, bp, sizeof(VT));
+        memcpy(&b1, bp + VL, sizeof(VT));
+        const T *ar = a + r * MR;
+        ACG_REPEAT12(ACG_FMA)
+    }
+    ACG_REPEAT12(ACG_STORE)
+}
+
+#define ACG_CASE(m)                                                                       \
+    case m:                                                                               \
+        if (m <= MR) ACG_NAME(acg_tile_)(kc, a, base, boff, t0, c, ldc, init, m);         \
+        break;
+
+/* The tile for any row count 1..MR. */
+ACG_TARGET static void
+ACG_NAME(acg_tile_rows_)(ptrdiff_t kc, const T *a, const T *base, const ptrdiff_t *boff,
+                         ptrdiff_t t0, T *c, ptrdiff_t ldc, const T *init, int mr)
+{
+    switch (mr) {
+    ACG_CASE(12) ACG_CASE(11) ACG_CASE(10) ACG_CASE(9) ACG_CASE(8) ACG_CASE(7)
+    ACG_CASE(6) ACG_CASE(5) ACG_CASE(4) ACG_CASE(3) ACG_CASE(2)
+    default: ACG_NAME(acg_tile_)(kc, a, base, boff, t0, c, ldc, init, 1);
+    }
+}
+
+/*
+ * The input window of one item and one chunk of input channels: for channel
+ * c0 + c (c < cc) and stride phase p (p < stride),
+ *     window[(c * stride + p) * ldw + m] = padded input at (t_first + m) * stride + p - pad_left
+ * for m < width: the sample that tap k (with k * dilation = q * stride + p)
+ * reads for output t_first + m - q.  Positions past the last that a valid
+ * output reads are zero, so whole tiles may run past the row's end.
+ */
+ACG_TARGET static void
+ACG_NAME(acg_pack_window_)(const acg_geom *g, const T *x, ptrdiff_t c0, ptrdiff_t cc,
+                           ptrdiff_t t_first, ptrdiff_t width, ptrdiff_t ldw, T *restrict window)
+{
+    const ptrdiff_t length = g->length, stride = g->stride;
+    /* the last padded position any output reads */
+    const ptrdiff_t last = (g->length_out - 1) * stride + (g->ksize - 1) * g->dilation - g->pad_left;
+    for (ptrdiff_t c = 0; c < cc; c++) {
+        const T *restrict row = x + (c0 + c) * length;
+        for (ptrdiff_t p = 0; p < stride; p++) {
+            T *restrict dst = window + (c * stride + p) * ldw;
+            const ptrdiff_t first = t_first * stride + p - g->pad_left;  /* position of m = 0 */
+            /* m in [lo, hi): inside the signal; [hi, valid): padding on the right; past valid: zero */
+            ptrdiff_t valid = last < first ? 0 : (last - first) / stride + 1;
+            if (valid > width) valid = width;
+            ptrdiff_t lo = ac_first_inside(first, stride);
+            ptrdiff_t hi = ac_end_inside(first, length - 1, stride);
+            if (lo > valid) lo = valid;
+            if (hi > valid) hi = valid;
+            if (hi < lo) hi = lo;
+            ptrdiff_t m = 0;
+            for (; m < lo; m++) {
+                /* a zero of the padding still multiplies its weight (inf * 0 is nan) */
+                const ptrdiff_t i = ac_map_index(first + m * stride, length, g->mode);
+                dst[m] = i >= 0 ? row[i] : (T)0;
+            }
+            if (stride == 1)
+                memcpy(dst + m, row + first + m, (hi - m) * sizeof(T));
+            else
+                for (ptrdiff_t j = m; j < hi; j++) dst[j] = row[first + j * stride];
+            for (m = hi; m < valid; m++) {
+                const ptrdiff_t i = ac_map_index(first + m * stride, length, g->mode);
+                dst[m] = i >= 0 ? row[i] : (T)0;
+            }
+            for (; m < width; m++) dst[m] = 0;
+        }
+    }
+}
+
+/*
+ * One work item: y[o, t] for o in [o_first, o_first + o_count) (o_first a
+ * multiple of MR) and t in [t_first, t_first + t_count), of one batch element
+ * and group.  x: the group's first input row; a: the group's packed weights
+ * (acg_pack_weights); bias: the group's first bias, or NULL; y: the group's
+ * first output row (rows length_out apart).  The input channels are taken
+ * g->kc / K at a time (at least one), the output channels o_block at a time
+ * (a multiple of MR).  Scratch of the calling thread: window (acg_window_size
+ * values) and offsets (channels per chunk * K).
+ */
+ACG_TARGET static void
+ACG_NAME(acg_item_)(const acg_geom *g, const T *x, const T *a, const T *bias, T *y,
+                    ptrdiff_t o_first, ptrdiff_t o_count, ptrdiff_t t_first, ptrdiff_t t_count,
+                    ptrdiff_t o_block, T *window, ptrdiff_t *offsets)
+{
+    static const T zeros[MR] = {0};
+    const ptrdiff_t ksize = g->ksize, stride = g->stride, rows = g->cin_g * ksize;
+    const ptrdiff_t ldy = g->length_out, o_end = o_first + o_count;
+    const ptrdiff_t chunk = g->kc / ksize > 0 ? g->kc / ksize : 1;   /* input channels per pass */
+    const ptrdiff_t tiles = (t_count + NR - 1) / NR;
+    const ptrdiff_t width = tiles * NR + (ksize - 1) * g->dilation / stride;
+    const ptrdiff_t ldw = acg_window_pitch(width, sizeof(T));
+    for (ptrdiff_t c0 = 0; c0 < g->cin_g; c0 += chunk) {
+        const ptrdiff_t cc = g->cin_g - c0 < chunk ? g->cin_g - c0 : chunk;
+        const ptrdiff_t r0 = c0 * ksize, kc = cc * ksize;
+        ACG_NAME(acg_pack_window_)(g, x, c0, cc, t_first, width, ldw, window);
+        for (ptrdiff_t r = 0; r < kc; r++) {
+            const ptrdiff_t c = r / ksize, shift = (r % ksize) * g->dilation;
+            offsets[r] = (c * stride + shift % stride) * ldw + shift / stride;
+        }
+        for (ptrdiff_t ob = o_first; ob < o_end; ob += o_block) {
+            const ptrdiff_t ob_end = o_end - ob < o_block ? o_end : ob + o_block;
+            for (ptrdiff_t tile = 0; tile < tiles; tile++) {
+                const ptrdiff_t t = t_first + tile * NR;
+                const ptrdiff_t nr = t_count - tile * NR < NR ? t_count - tile * NR : NR;
+                for (ptrdiff_t o = ob; o < ob_end; o += MR) {
+                    const int mr = (int)(ob_end - o < MR ? ob_end - o : MR);
+                    const T *ap = a + ((o / MR) * rows + r0) * MR;
+                    const T *init = r0 > 0 ? NULL : bias ? bias + o : zeros;
+                    T *c = y + o * ldy + t;
+                    if (nr == NR) {
+                        ACG_NAME(acg_tile_rows_)(kc, ap, window, offsets, tile * NR, c, ldy, init, mr);
+                    } else {
+                        /* the last positions of a row: through a whole tile of scratch */
+                        T part[MR * NR];
+                        for (int i = 0; i < MR; i++)
+                            for (ptrdiff_t j = 0; j < NR; j++)
+                                part[i * NR + j] = (init || i >= mr || j >= nr) ? (T)0 : c[i * ldy + j];
+                        ACG_NAME(acg_tile_rows_)(kc, ap, window, offsets, tile * NR, part, NR, init, mr);
+                        for (int i = 0; i < mr; i++)
+                            memcpy(c + i * ldy, part + i * NR, nr * sizeof(T));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* packed[((g * blocks + b) * rows + r) * MR + i] = w[g * cout_g + b * MR + i, r]
+ * (zero past the group's last output channel), blocks = ceil(cout_g / MR). */
+static __attribute__((unused)) void
+ACG_NAME(acg_pack_weights_)(const T *w, ptrdiff_t cout, ptrdiff_t rows, ptrdiff_t groups,
+                            T *packed)
+{
+    const ptrdiff_t cout_g = cout / groups, blocks = (cout_g + MR - 1) / MR;
+    for (ptrdiff_t gr = 0; gr < groups; gr++)
+        for (ptrdiff_t b = 0; b < blocks; b++) {
+            T *dst = packed + (gr * blocks + b) * rows * MR;
+            for (ptrdiff_t i = 0; i < MR; i++) {
+                const ptrdiff_t o = b * MR + i;
+                if (o < cout_g) {
+                    const T *src = w + (gr * cout_g + o) * rows;
+                    for (ptrdiff_t r = 0; r < rows; r++) dst[r * MR + i] = src[r];
+                } else {
+                    for (ptrdiff_t r = 0; r < rows; r++) dst[r * MR + i] = 0;
+                }
+            }
+        }
+}
+
+#undef ACG_CASE
+#undef ACG_REPEAT12
+#undef ACG_STORE
+#undef ACG_FMA
+#undef ACG_LOAD
+#undef ACG_DECLARE
+#undef VT
+#undef NR
+#undef VL
+#undef MR
+#undef T
+#undef ACG_NAME
+#undef ACG_CAT
+#undef ACG_CAT2
+#undef ACG_SUF
+#undef ACG_T
+#undef ACG_VB
+#undef ACG_MR
+#undef ACG_TARGET

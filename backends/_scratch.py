@@ -1,0 +1,54 @@
+"""Per-thread scratch memory of the CPU backends, kept between calls.
+
+Fresh large allocations come from the kernel as zeroed pages, and faulting
+them in costs more than the arithmetic of a call of a few milliseconds; so
+each calling thread keeps one block per owner (a backend) and reuses it for
+its next call.  The arrays live only during the call that asked for them.
+
+Examples
+--------
+>>> import numpy as np
+>>> a, b = scratch("example", [((2, 3), np.float32), ((4,), np.intp)])
+>>> a.shape, b.dtype == np.intp, a.ctypes.data % 64
+((2, 3), True, 0)
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from typing import Any
+
+import numpy as np
+
+__all__ = ["scratch"]
+
+# Each calling thread keeps a block of up to this size per owner between calls.
+KEEP_BYTES = 16 << 20
+
+_local = threading.local()
+
+
+def scratch(owner: str, layout: list[tuple[tuple[int, ...], Any]]) -> list[np.ndarray]:
+    """Uninitialised arrays of the given shapes and dtypes, 64-byte aligned, in one block.
+
+    The block is the calling thread's for ``owner`` (each backend its own, so
+    that a backend may call another while it holds its arrays), kept up to
+    ``KEEP_BYTES``.
+    """
+    counts = [math.prod(shape) for shape, _ in layout]
+    itemsizes = [np.dtype(dtype).itemsize for _, dtype in layout]
+    sizes = [-(-count * itemsize // 64) * 64 for count, itemsize in zip(counts, itemsizes)]
+    total = sum(sizes) + 64
+    blocks = _local.__dict__.setdefault("blocks", {})
+    block = blocks.get(owner)
+    if block is None or block.nbytes < total:
+        block = np.empty(total, dtype=np.uint8)
+        if total <= KEEP_BYTES:
+            blocks[owner] = block
+    offset = -block.ctypes.data % 64
+    arrays = []
+    for (shape, dtype), count, itemsize, size in zip(layout, counts, itemsizes, sizes):
+        arrays.append(block[offset : offset + count * itemsize].view(dtype).reshape(shape))
+        offset += size
+    return arrays
