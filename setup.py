@@ -7,6 +7,7 @@ without optimisation, for chasing memory errors.
 import os
 import sys
 
+import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
@@ -69,6 +70,16 @@ extensions = [
         depends=["backends/_conv_gemm.h", "backends/_conv_gemm_impl.h", "backends/_direct_loops.h"],
         extra_compile_args=optimise + openmp_compile,
         extra_link_args=openmp_link,
+    ),
+    # the output arrays' memory handler (NumPy's C API, NEP 49: NumPy 1.22 and later)
+    Extension(
+        "arrayconv.backends._output_pool",
+        ["backends/_output_pool.pyx"],
+        include_dirs=["backends", numpy.get_include()],
+        depends=["backends/_output_pool.h"],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION"),
+                       ("NPY_TARGET_VERSION", "NPY_1_25_API_VERSION")],
+        extra_compile_args=optimise,
     ),
     Extension(
         "arrayconv.backends._fft_kernels",

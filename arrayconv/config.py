@@ -8,7 +8,8 @@ Each setting is looked up, most specific first, in:
 3. :func:`set_config` (process-wide);
 4. environment variables: ``ARRAYCONV_BACKEND`` (a name, or ``auto``), ``ARRAYCONV_SKIP``
    (comma-separated), ``ARRAYCONV_NUM_THREADS``, ``ARRAYCONV_MEMORY_LIMIT`` (bytes),
-   ``ARRAYCONV_DETERMINISTIC``, ``ARRAYCONV_FFT_ENGINE`` (``auto``, ``mkl`` or ``scipy``);
+   ``ARRAYCONV_DETERMINISTIC``, ``ARRAYCONV_FFT_ENGINE`` (``auto``, ``mkl`` or ``scipy``),
+   ``ARRAYCONV_OUTPUT_CACHE`` (bytes);
 5. a TOML file: the one ``ARRAYCONV_CONFIG`` names, else
    ``config.toml`` in the user's config directory
    (``$XDG_CONFIG_HOME/arrayconv``, ``~/.config/arrayconv``, or
@@ -27,6 +28,7 @@ The file holds the same keys at the top level::
     memory_limit = 8000000000   # bytes a call may use (default: what is available)
     deterministic = true        # GPU: only bitwise-reproducible algorithms (the CPU always is)
     fft_engine = "scipy"        # the fft backend's transforms: "auto" (MKL if installed), "mkl", "scipy"
+    output_cache = 0            # bytes of freed large outputs kept for the next calls (default 512 MiB)
     [routing]                   # constants of the cost models (arrayconv.routing)
     fft_call = 5.7e-5
 """
@@ -48,10 +50,13 @@ __all__ = [
     "user_config_path",
 ]
 
-KEYS = ("backend", "skip", "threads", "routing", "memory_limit", "deterministic", "fft_engine")
+KEYS = ("backend", "skip", "threads", "routing", "memory_limit", "deterministic", "fft_engine", "output_cache")
+# Bytes of freed outputs of 4 MiB and more that the CPU backends keep for the
+# next calls' outputs (no page faults, no zeroing): a few large layers' worth.
+DEFAULT_OUTPUT_CACHE = 512 << 20
 DEFAULTS: dict[str, Any] = {
     "backend": None, "skip": (), "threads": None, "routing": (), "memory_limit": None, "deterministic": True,
-    "fft_engine": None,
+    "fft_engine": None, "output_cache": DEFAULT_OUTPUT_CACHE,
 }
 # The fft backend's transform engines (None: "auto", MKL where installed, else pocketfft).
 FFT_ENGINES = ("mkl", "scipy")
@@ -108,6 +113,13 @@ def _validate(key: str, value: Any, source: str) -> Any:
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"memory_limit must be a positive number of bytes or None, got memory_limit={value!r}{where}")
+        return value
+    if key == "output_cache":
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"output_cache must be a number of bytes (0: keep none) or None, "
+                             f"got output_cache={value!r}{where}")
         return value
     if key == "threads":
         if isinstance(value, str) and value.strip().isdigit():
@@ -169,6 +181,7 @@ _ENVIRONMENT = {
     "memory_limit": "ARRAYCONV_MEMORY_LIMIT",
     "deterministic": "ARRAYCONV_DETERMINISTIC",
     "fft_engine": "ARRAYCONV_FFT_ENGINE",
+    "output_cache": "ARRAYCONV_OUTPUT_CACHE",
 }
 
 
@@ -237,13 +250,14 @@ class Snapshot(NamedTuple):
     threads: int | None
     routing_key: tuple  # :func:`routing_key`
     memory_limit: int | None
+    output_cache: int
 
 
 _snapshot: tuple[Any, ...] | None = None  # (context, global, static layers, the snapshot they give)
 
 
 def snapshot() -> Snapshot:
-    """The backend, skip, threads, routing and memory_limit settings in one call, for the per-call path.
+    """The backend, skip, threads, routing, memory_limit and output_cache settings in one call, for the per-call path.
 
     Cached on the identity of the three layers (each is replaced whole,
     never changed in place, and the cache holds them so no identity is
@@ -259,7 +273,7 @@ def snapshot() -> Snapshot:
     backend, backend_source = lookup("backend")
     value = Snapshot(
         backend=backend, backend_source=backend_source, skip=lookup("skip")[0], threads=lookup("threads")[0],
-        routing_key=routing_key(), memory_limit=lookup("memory_limit")[0],
+        routing_key=routing_key(), memory_limit=lookup("memory_limit")[0], output_cache=lookup("output_cache")[0],
     )
     _snapshot = (*layers, value)
     return value
@@ -271,7 +285,7 @@ def get_config() -> dict[str, Any]:
     Examples
     --------
     >>> sorted(get_config())
-    ['backend', 'deterministic', 'fft_engine', 'memory_limit', 'routing', 'skip', 'threads']
+    ['backend', 'deterministic', 'fft_engine', 'memory_limit', 'output_cache', 'routing', 'skip', 'threads']
     """
     return {key: lookup(key)[0] for key in KEYS}
 

@@ -9,4 +9,6 @@ True
 
 from arrayconv.registry import available, get, register, unavailable, unregister
 
-__all__ = ["available", "get", "register", "unavailable", "unregister"]
+from ._scratch import release_outputs
+
+__all__ = ["available", "get", "register", "release_outputs", "unavailable", "unregister"]

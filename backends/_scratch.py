@@ -1,13 +1,20 @@
-"""Per-thread scratch memory of the CPU backends, kept between calls.
+"""Memory the CPU backends keep between calls: per-thread scratch, and outputs.
 
 Fresh large allocations come from the kernel as zeroed pages, and faulting
 them in costs more than the arithmetic of a call of a few milliseconds; so
-each calling thread keeps one block per owner (a backend) and reuses it for
-its next call.  The arrays live only during the call that asked for them.
+each calling thread keeps one scratch block per owner (a backend) and reuses
+it for its next call (the scratch arrays live only during the call that asked
+for them), and the backends' outputs come from a pool that keeps the memory
+of freed large outputs for the next ones (:func:`output`, the
+``output_cache`` setting).
 
 Examples
 --------
 >>> import numpy as np
+
+from arrayconv import config
+
+from . import _output_pool
 >>> a, b = scratch("example", [((2, 3), np.float32), ((4,), np.intp)])
 >>> a.shape, b.dtype == np.intp, a.ctypes.data % 64
 ((2, 3), True, 0)
@@ -21,7 +28,11 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["scratch"]
+from arrayconv import config
+
+from . import _output_pool
+
+__all__ = ["scratch", "output", "release_outputs"]
 
 # Each calling thread keeps a block of up to this size per owner between calls.
 KEEP_BYTES = 16 << 20
@@ -52,3 +63,22 @@ def scratch(owner: str, layout: list[tuple[tuple[int, ...], Any]]) -> list[np.nd
         arrays.append(block[offset : offset + count * itemsize].view(dtype).reshape(shape))
         offset += size
     return arrays
+
+
+def output(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    """An uninitialised output array whose memory, once the caller frees it, the
+    next outputs may reuse (up to the ``output_cache`` setting's bytes in all)."""
+    return _output_pool.empty(shape, dtype, config.snapshot().output_cache)
+
+
+def release_outputs() -> None:
+    """Give the memory kept for later outputs back to the system now (the
+    ``output_cache`` setting stays, and later freed outputs are kept again).
+
+    Examples
+    --------
+    >>> release_outputs()
+    >>> _output_pool.kept()
+    (0, 0)
+    """
+    _output_pool.release()

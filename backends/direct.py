@@ -272,7 +272,7 @@ class DirectBackend(CostModel):
 
     def run(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
         dtype = spec.compute_dtype
-        out = np.empty(spec.output_shape, dtype=dtype)
+        out = _scratch.output(spec.output_shape, dtype)
         if spec.is_empty:
             return out
         plan = _plan(spec, threads.get(), _KERNEL)

@@ -333,7 +333,7 @@ class FFTBackend(CostModel):
         if not _fits(spec, plan, x, w):
             return _DIRECT.run(spec, x, w, b)
         num_threads = effective_threads(plan)
-        out = np.empty(spec.output_shape, dtype=dtype)
+        out = _scratch.output(spec.output_shape, dtype)
         with _fft_engines.get(plan.engine).threads(num_threads):
             _run_plan(spec, plan, x, w, b, out, num_threads)
         return out

@@ -29,7 +29,8 @@ settings.register_profile(
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 CONFIG_VARIABLES = ("ARRAYCONV_BACKEND", "ARRAYCONV_SKIP", "ARRAYCONV_NUM_THREADS", "ARRAYCONV_CONFIG",
-                    "ARRAYCONV_MEMORY_LIMIT", "ARRAYCONV_DETERMINISTIC", "ARRAYCONV_FFT_ENGINE")
+                    "ARRAYCONV_MEMORY_LIMIT", "ARRAYCONV_DETERMINISTIC", "ARRAYCONV_FFT_ENGINE",
+                    "ARRAYCONV_OUTPUT_CACHE")
 
 
 @pytest.fixture(autouse=True, scope="session")
