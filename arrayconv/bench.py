@@ -35,7 +35,7 @@ import numpy as np
 
 from . import bench_peers, bench_stream, config, policy, registry, shape, threads, tune
 from .config import config_context
-from .bench_rates import gemm_rate
+from .bench_rates import gemm_rate, restores_torch_threads
 from .progress import BusyCore, OtherLoad, Progress
 from .functional import conv1d
 from .gradients import conv1d_backward
@@ -137,6 +137,7 @@ class Result:
         return None if self.torch_best is None else self.torch_best / self.arrayconv
 
 
+@restores_torch_threads
 def compare(
     names: Sequence[str],
     num_threads: int,
@@ -204,8 +205,6 @@ def compare(
                 scipy=medians.get("scipy"),
             )
         )
-    if torch is not None:
-        torch.set_num_threads(num_threads)
     threads.set_num_threads(None)
     return results
 
@@ -230,6 +229,7 @@ def gradient_call(case: BenchCase, x: np.ndarray, w: np.ndarray) -> Callable[[],
     return lambda: conv1d_backward(grad_output, x, w, **settings)
 
 
+@restores_torch_threads
 def compare_gradients(
     names: Sequence[str],
     num_threads: int,

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from . import shape, threads
-from .bench_rates import gemm_rate, torch_matmul_rate
+from .bench_rates import gemm_rate, restores_torch_threads, torch_matmul_rate
 from .functional import conv1d
 
 __all__ = ["PEER_CASES", "PeerCase", "PeerResult", "PEERS", "peer_flops", "peer_status", "is_installed",
@@ -216,6 +216,7 @@ def _block(function: Callable[[], Any], samples: int, min_time: float) -> list[f
     return times
 
 
+@restores_torch_threads
 def compare_peers(names: Sequence[str], num_threads: int, ceiling: float, samples: int = 5,
                   min_time: float = 0.05, progress: Callable[[str], None] | None = None) -> list[PeerResult]:
     """Time arrayconv and every installed peer on each case, in blocks (the order run forwards, then

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from .bench_rates import restores_torch_threads
 from .functional import conv1d
 from .stream import Conv1dStream
 
@@ -66,6 +67,7 @@ def _median_step(step: Callable[[int], Any], steps: int, rounds: int) -> float:
     return float(np.median(samples))
 
 
+@restores_torch_threads
 def time_decode(case: DecodeCase = DECODE, rounds: int = 5, num_threads: int = 2) -> dict[str, float]:
     """Seconds per decode step: arrayconv's stream, and torch's update where torch is installed."""
     rng = np.random.default_rng(0)

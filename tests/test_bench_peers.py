@@ -5,7 +5,9 @@ import pytest
 
 import arrayconv
 from arrayconv import bench, bench_peers
+from arrayconv._openmp import omp_max_threads
 from arrayconv.bench_peers import PEER_CASES, PEERS, PeerCase, compare_peers
+from arrayconv.bench_rates import torch_matmul_rate, torch_threads
 
 # stride, padding, dilation and groups all away from their defaults
 ODD = PeerCase((2, 6, 37), (4, 3, 3), dict(stride=2, padding=2, dilation=3, groups=2))
@@ -19,7 +21,8 @@ def test_each_peers_model_computes_conv1d(peer, case):
     rng = np.random.default_rng(3)
     x, w, b = (rng.standard_normal(s).astype(np.float32) for s in (case.input_shape, case.weight_shape,
                                                                   case.weight_shape[:1]))
-    got = np.asarray(PEERS[peer][1](case, x, w, b, 1)())
+    with torch_threads():  # the torch peer sets its count on every call
+        got = np.asarray(PEERS[peer][1](case, x, w, b, 1)())
     expected = arrayconv.conv1d(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64), **case.kwargs)
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
 
@@ -33,6 +36,17 @@ def test_compare_peers_times_arrayconv_and_every_installed_peer():
     assert result.ceiling_fraction == pytest.approx(result.gflops * 1e9 / 1e10)
     if timed:
         assert result.best_peer[1] == min(result.seconds[peer] for peer in timed)
+
+
+def test_benchmarks_give_torch_its_thread_count_back():
+    """torch may share the kernels' OpenMP runtime: a count of 1 left behind would cap every
+    later arrayconv call of the process at one thread."""
+    pytest.importorskip("torch", reason="the check is about torch's thread count")
+    before = omp_max_threads()
+    torch_matmul_rate(1, size=64, repeats=1)
+    compare_peers(["tiny"], num_threads=1, ceiling=1e10, samples=1, min_time=0.001)
+    bench.compare(["tiny"], num_threads=1, rounds=1, min_time=0.001, rates={"float32": 1e10}, quick=True)
+    assert omp_max_threads() == before
 
 
 def test_a_peer_whose_output_disagrees_is_refused(monkeypatch):
