@@ -53,7 +53,8 @@ typedef struct {
     ptrdiff_t dilation;
     ptrdiff_t pad_left;
     int mode;              /* padding mode (AC_ZEROS ...) */
-    ptrdiff_t kc;          /* reduction rows per pass, >= 1 */
+    ptrdiff_t kc;          /* reduction rows per pass (whole input channels, at least one) */
+    ptrdiff_t window_channels; /* input channels the window holds: cin_g (packed once per item) or one pass's */
 } acg_geom;
 
 /* Values between two rows of an input window: a whole, odd number of 64-byte
@@ -67,23 +68,34 @@ static inline ptrdiff_t acg_window_pitch(ptrdiff_t width, ptrdiff_t itemsize)
     return lines * per_line;
 }
 
-/* Values of one thread's input window for items of up to t_block positions,
- * tiles of nr positions (acg_item_* packs chunks of g->kc / K channels). */
-static inline ptrdiff_t acg_window_values(const acg_geom *g, ptrdiff_t t_block, ptrdiff_t nr,
-                                          ptrdiff_t itemsize)
+/* Input channels per pass: kc / K, at least one, at most all. */
+static inline ptrdiff_t acg_pass_channels(const acg_geom *g)
 {
-    ptrdiff_t chunk = g->kc / g->ksize > 0 ? g->kc / g->ksize : 1;
-    if (chunk > g->cin_g) chunk = g->cin_g;
-    const ptrdiff_t width = (t_block + nr - 1) / nr * nr + (g->ksize - 1) * g->dilation / g->stride;
-    return chunk * g->stride * acg_window_pitch(width, itemsize);
+    const ptrdiff_t chunk = g->kc / g->ksize > 0 ? g->kc / g->ksize : 1;
+    return chunk < g->cin_g ? chunk : g->cin_g;
 }
 
-/* Offsets of one thread (one per reduction row of a chunk). */
+/* Values of one thread's input window for items of up to t_block positions,
+ * tiles of nr positions, holding `channels` input channels. */
+static inline ptrdiff_t acg_window_values(const acg_geom *g, ptrdiff_t channels, ptrdiff_t t_block,
+                                          ptrdiff_t nr, ptrdiff_t itemsize)
+{
+    const ptrdiff_t width = (t_block + nr - 1) / nr * nr + (g->ksize - 1) * g->dilation / g->stride;
+    return channels * g->stride * acg_window_pitch(width, itemsize);
+}
+
+/* Offsets of one thread (one per reduction row of a pass). */
 static inline ptrdiff_t acg_offset_count(const acg_geom *g)
 {
-    ptrdiff_t chunk = g->kc / g->ksize > 0 ? g->kc / g->ksize : 1;
-    if (chunk > g->cin_g) chunk = g->cin_g;
-    return chunk * g->ksize;
+    return acg_pass_channels(g) * g->ksize;
+}
+
+/* Values of one thread's stage (partial sums between passes; none for one pass). */
+static inline ptrdiff_t acg_stage_values(const acg_geom *g, ptrdiff_t t_block, ptrdiff_t nr,
+                                         ptrdiff_t o_block, ptrdiff_t itemsize)
+{
+    if (acg_pass_channels(g) >= g->cin_g) return 0;
+    return o_block * acg_window_pitch((t_block + nr - 1) / nr * nr, itemsize);
 }
 
 enum { ACG_BASELINE = 0, ACG_AVX2 = 1, ACG_AVX512 = 2, ACG_WIDE_ON_AVX2 = 3, ACG_VARIANTS = 4 };
@@ -201,19 +213,21 @@ static void acg_pack_weights_##T(int variant, const SCALAR *w, ptrdiff_t cout,  
 static void acg_item_##T(int variant, const acg_geom *g, const SCALAR *x, const SCALAR *a,\
                          const SCALAR *bias, SCALAR *y, ptrdiff_t o_first,                \
                          ptrdiff_t o_count, ptrdiff_t t_first, ptrdiff_t t_count,        \
-                         ptrdiff_t o_block, SCALAR *window, ptrdiff_t *offsets)           \
+                         ptrdiff_t o_block, SCALAR *window, ptrdiff_t *offsets,           \
+                         SCALAR *stage)                                                   \
 {                                                                                         \
     switch (variant) {                                                                    \
     case ACG_AVX2: ACG_WHEN_X86(acg_item_##T##_avx2(g, x, a, bias, y, o_first, o_count,   \
-                                t_first, t_count, o_block, window, offsets)); break;      \
-    case ACG_AVX512: ACG_WHEN_X86(acg_item_##T##_avx512(g, x, a, bias, y, o_first,         \
-                                  o_count, t_first, t_count, o_block, window, offsets));  \
+                                t_first, t_count, o_block, window, offsets, stage));      \
         break;                                                                            \
+    case ACG_AVX512: ACG_WHEN_X86(acg_item_##T##_avx512(g, x, a, bias, y, o_first,         \
+                                  o_count, t_first, t_count, o_block, window, offsets,    \
+                                  stage)); break;                                         \
     case ACG_WIDE_ON_AVX2: ACG_WHEN_X86(acg_item_##T##_wide(g, x, a, bias, y, o_first,     \
                                         o_count, t_first, t_count, o_block, window,       \
-                                        offsets)); break;                                 \
+                                        offsets, stage)); break;                          \
     default: acg_item_##T##_base(g, x, a, bias, y, o_first, o_count, t_first, t_count,     \
-                                 o_block, window, offsets);                               \
+                                 o_block, window, offsets, stage);                        \
     }                                                                                     \
 }
 
@@ -240,9 +254,11 @@ static void acg_pack_weights_##T(int variant, const SCALAR *w, ptrdiff_t cout,  
 static void acg_item_##T(int variant, const acg_geom *g, const SCALAR *x, const SCALAR *a,\
                          const SCALAR *bias, SCALAR *y, ptrdiff_t o_first,                \
                          ptrdiff_t o_count, ptrdiff_t t_first, ptrdiff_t t_count,        \
-                         ptrdiff_t o_block, SCALAR *window, ptrdiff_t *offsets)           \
+                         ptrdiff_t o_block, SCALAR *window, ptrdiff_t *offsets,           \
+                         SCALAR *stage)                                                   \
 { (void)variant; (void)g; (void)x; (void)a; (void)bias; (void)y; (void)o_first;          \
-  (void)o_count; (void)t_first; (void)t_count; (void)o_block; (void)window; (void)offsets; }
+  (void)o_count; (void)t_first; (void)t_count; (void)o_block; (void)window; (void)offsets; \
+  (void)stage; }
 ACG_NEVER(f32, float)
 ACG_NEVER(f64, double)
 #endif

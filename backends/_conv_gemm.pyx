@@ -32,15 +32,19 @@ cdef extern from "_conv_gemm.h" nogil:
         Py_ssize_t pad_left
         int mode
         Py_ssize_t kc
+        Py_ssize_t window_channels
     int ACG_AVAILABLE
     int ACG_BASELINE, ACG_AVX2, ACG_AVX512, ACG_WIDE_ON_AVX2
     int acg_runs(int variant)
     int acg_best_variant()
     int acg_tile_rows(int variant)
     Py_ssize_t acg_tile_cols(int variant, Py_ssize_t itemsize)
-    Py_ssize_t acg_window_values(const acg_geom *g, Py_ssize_t t_block, Py_ssize_t nr,
-                                 Py_ssize_t itemsize)
+    Py_ssize_t acg_pass_channels(const acg_geom *g)
+    Py_ssize_t acg_window_values(const acg_geom *g, Py_ssize_t channels, Py_ssize_t t_block,
+                                 Py_ssize_t nr, Py_ssize_t itemsize)
     Py_ssize_t acg_offset_count(const acg_geom *g)
+    Py_ssize_t acg_stage_values(const acg_geom *g, Py_ssize_t t_block, Py_ssize_t nr,
+                                Py_ssize_t o_block, Py_ssize_t itemsize)
     void acg_pack_weights_f32(int variant, const float *w, Py_ssize_t cout, Py_ssize_t rows,
                               Py_ssize_t groups, float *packed)
     void acg_pack_weights_f64(int variant, const double *w, Py_ssize_t cout, Py_ssize_t rows,
@@ -48,11 +52,11 @@ cdef extern from "_conv_gemm.h" nogil:
     void acg_item_f32(int variant, const acg_geom *g, const float *x, const float *a,
                       const float *bias, float *y, Py_ssize_t o_first, Py_ssize_t o_count,
                       Py_ssize_t t_first, Py_ssize_t t_count, Py_ssize_t o_block,
-                      float *window, Py_ssize_t *offsets)
+                      float *window, Py_ssize_t *offsets, float *stage)
     void acg_item_f64(int variant, const acg_geom *g, const double *x, const double *a,
                       const double *bias, double *y, Py_ssize_t o_first, Py_ssize_t o_count,
                       Py_ssize_t t_first, Py_ssize_t t_count, Py_ssize_t o_block,
-                      double *window, Py_ssize_t *offsets)
+                      double *window, Py_ssize_t *offsets, double *stage)
 
 
 VARIANTS = {"baseline": ACG_BASELINE, "avx2": ACG_AVX2, "avx512": ACG_AVX512,
@@ -80,7 +84,8 @@ def tile_shape(str variant, Py_ssize_t itemsize):
 
 cdef acg_geom _geometry(Py_ssize_t length, Py_ssize_t length_out, Py_ssize_t cin_g,
                         Py_ssize_t ksize, Py_ssize_t stride, Py_ssize_t dilation,
-                        Py_ssize_t pad_left, int mode, Py_ssize_t kc) noexcept:
+                        Py_ssize_t pad_left, int mode, Py_ssize_t kc,
+                        Py_ssize_t window_channels) noexcept:
     cdef acg_geom g
     g.length = length
     g.length_out = length_out
@@ -91,15 +96,20 @@ cdef acg_geom _geometry(Py_ssize_t length, Py_ssize_t length_out, Py_ssize_t cin
     g.pad_left = pad_left
     g.mode = mode
     g.kc = kc
+    g.window_channels = window_channels
     return g
 
 
 def scratch_size(str variant, Py_ssize_t itemsize, Py_ssize_t cin_g, Py_ssize_t ksize,
-                 Py_ssize_t stride, Py_ssize_t dilation, Py_ssize_t kc, Py_ssize_t t_block):
-    """(window values, offsets) of one thread's scratch."""
-    cdef acg_geom g = _geometry(0, 0, cin_g, ksize, stride, dilation, 0, 0, kc)
-    code = VARIANTS[variant]
-    return acg_window_values(&g, t_block, acg_tile_cols(code, itemsize), itemsize), acg_offset_count(&g)
+                 Py_ssize_t stride, Py_ssize_t dilation, Py_ssize_t kc, Py_ssize_t t_block,
+                 Py_ssize_t o_block, bint whole_window):
+    """(window values, offsets, stage values) of one thread's scratch; ``whole_window``:
+    the window holds every input channel of a group (else one pass's)."""
+    cdef acg_geom g = _geometry(0, 0, cin_g, ksize, stride, dilation, 0, 0, kc, 0)
+    cdef Py_ssize_t nr = acg_tile_cols(VARIANTS[variant], itemsize)
+    cdef Py_ssize_t channels = cin_g if whole_window else acg_pass_channels(&g)
+    return (acg_window_values(&g, channels, t_block, nr, itemsize), acg_offset_count(&g),
+            acg_stage_values(&g, t_block, nr, o_block, itemsize))
 
 
 def packed_weights_size(str variant, Py_ssize_t out_channels, Py_ssize_t rows, Py_ssize_t groups):
@@ -127,7 +137,7 @@ cdef void _item(int code, const acg_geom *g, const real_t[:, :, ::1] x, const re
                 const real_t *bias, real_t[:, :, ::1] out, Py_ssize_t item, Py_ssize_t groups,
                 Py_ssize_t cout_g, Py_ssize_t o_split, Py_ssize_t splits, Py_ssize_t t_block,
                 Py_ssize_t t_blocks, Py_ssize_t o_block, Py_ssize_t weights_per_group,
-                real_t *window, Py_ssize_t *offsets) noexcept nogil:
+                real_t *window, Py_ssize_t *offsets, real_t *stage) noexcept nogil:
     # item = ((n * groups + group) * t_blocks + block) * splits + split: neighbours share an input window
     cdef Py_ssize_t split = item % splits
     cdef Py_ssize_t block = (item // splits) % t_blocks
@@ -143,11 +153,11 @@ cdef void _item(int code, const acg_geom *g, const real_t[:, :, ::1] x, const re
     if real_t is float:
         acg_item_f32(code, g, &x[n, group * g.cin_g, 0], a + group * weights_per_group, group_bias,
                      &out[n, group * cout_g, 0], o_first, o_count, t_first, t_count, o_block,
-                     window, offsets)
+                     window, offsets, stage)
     else:
         acg_item_f64(code, g, &x[n, group * g.cin_g, 0], a + group * weights_per_group, group_bias,
                      &out[n, group * cout_g, 0], o_first, o_count, t_first, t_count, o_block,
-                     window, offsets)
+                     window, offsets, stage)
 
 
 def conv1d_gemm(
@@ -168,8 +178,10 @@ def conv1d_gemm(
     Py_ssize_t t_block,
     Py_ssize_t o_split,
     Py_ssize_t o_block,
+    bint whole_window,
     real_t[:, ::1] window,
     Py_ssize_t[:, ::1] offsets,
+    real_t[:, ::1] stage,
 ):
     """Write the cross-correlation of ``x`` (N, C_in, L) with the packed weights
     (``pack_weights``; K taps) plus ``bias`` into ``out`` (N, C_out, L_out).
@@ -177,8 +189,9 @@ def conv1d_gemm(
     Items of ``o_split`` output channels (a multiple of the tile's) by
     ``t_block`` positions; each pass over an item's tiles covers ``o_block``
     channels (a multiple of the tile's) and ``kc // K`` input channels.
-    ``window`` and ``offsets`` hold one row of scratch per thread
-    (``scratch_size``).
+    ``window``, ``offsets`` and ``stage`` hold one row of scratch per thread
+    (``scratch_size``; ``stage`` may have no columns where one pass covers
+    every input channel).
     """
     cdef int code = VARIANTS[variant]
     cdef Py_ssize_t cout_g = out.shape[1] // groups if groups else 0
@@ -186,18 +199,23 @@ def conv1d_gemm(
     cdef Py_ssize_t length_out = out.shape[2]
     cdef Py_ssize_t mr = acg_tile_rows(code)
     cdef acg_geom g = _geometry(x.shape[2], length_out, cin_g, ksize, stride, dilation,
-                                pad_left, mode, kc)
+                                pad_left, mode, kc, 0)
     cdef Py_ssize_t itemsize = sizeof(real_t)
     cdef Py_ssize_t weights_per_group = (cout_g + mr - 1) // mr * mr * cin_g * ksize
     cdef Py_ssize_t splits, t_blocks, items, item
     cdef const real_t *bias_data = NULL
+    cdef Py_ssize_t nr = acg_tile_cols(code, itemsize)
+    cdef Py_ssize_t stage_values = acg_stage_values(&g, t_block, nr, o_block, itemsize)
     cdef int thread
+    cdef real_t *stage_row
+    g.window_channels = cin_g if whole_window else acg_pass_channels(&g)
     if out.shape[0] * out.shape[1] * length_out == 0:
         return
     if (o_split <= 0 or o_split % mr or o_block <= 0 or o_block % mr or t_block <= 0 or kc <= 0
             or packed.shape[0] < groups * weights_per_group
-            or window.shape[1] < acg_window_values(&g, t_block, acg_tile_cols(code, itemsize), itemsize)
+            or window.shape[1] < acg_window_values(&g, g.window_channels, t_block, nr, itemsize)
             or offsets.shape[1] < acg_offset_count(&g)
+            or stage.shape[1] < stage_values or (stage_values and stage.shape[0] < window.shape[0])
             or (has_bias and bias.shape[0] < out.shape[1])):
         raise ValueError("conv1d_gemm: blocks or scratch do not fit the call")
     if has_bias:
@@ -213,11 +231,12 @@ def conv1d_gemm(
             for item in range(items):
                 _item(code, &g, x, &packed[0], bias_data, out, item, groups, cout_g, o_split,
                       splits, t_block, t_blocks, o_block, weights_per_group, &window[0, 0],
-                      &offsets[0, 0])
+                      &offsets[0, 0], &stage[0, 0] if stage_values else NULL)
         return
     with nogil, parallel(num_threads=num_threads):
         thread = openmp.omp_get_thread_num()
+        stage_row = &stage[thread, 0] if stage_values else NULL
         for item in prange(items, schedule="static"):
             _item(code, &g, x, &packed[0], bias_data, out, item, groups, cout_g, o_split,
                   splits, t_block, t_blocks, o_block, weights_per_group, &window[thread, 0],
-                  &offsets[thread, 0])
+                  &offsets[thread, 0], stage_row)

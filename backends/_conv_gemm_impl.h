@@ -29,8 +29,8 @@ typedef T ACG_NAME(acg_vector_) __attribute__((vector_size(ACG_VB)));
             acc##o##a = zero + init[o];                                                   \
             acc##o##b = acc##o##a;                                                        \
         } else {                                                                          \
-            memcpy(&acc##o##a, c + o * ldc, sizeof(VT));                                  \
-            memcpy(&acc##o##b, c + o * ldc + VL, sizeof(VT));                             \
+            memcpy(&acc##o##a, src + o * lds, sizeof(VT));                                \
+            memcpy(&acc##o##b, src + o * lds + VL, sizeof(VT));                           \
         }                                                                                 \
     }
 #define ACG_FMA(o)                                                                        \
@@ -41,19 +41,19 @@ typedef T ACG_NAME(acg_vector_) __attribute__((vector_size(ACG_VB)));
     }
 #define ACG_STORE(o)                                                                      \
     if (o < mr) {                                                                         \
-        memcpy(c + o * ldc, &acc##o##a, sizeof(VT));                                      \
-        memcpy(c + o * ldc + VL, &acc##o##b, sizeof(VT));                                 \
+        memcpy(dst + o * ldd, &acc##o##a, sizeof(VT));                                    \
+        memcpy(dst + o * ldd + VL, &acc##o##b, sizeof(VT));                               \
     }
 #define ACG_REPEAT12(M) M(0) M(1) M(2) M(3) M(4) M(5) M(6) M(7) M(8) M(9) M(10) M(11)
 
 /* One tile of mr rows (a constant once inlined) and NR positions:
- *   c[o, 0:NR] = (init[o], or c[o, 0:NR] when init is NULL)
- *                + sum_{r < kc} a[r * MR + o] * (base + boff[r] + t0)[0:NR]
- * with the rows ldc apart. */
+ *   dst[o, 0:NR] = (init[o], or src[o, 0:NR] when init is NULL)
+ *                  + sum_{r < kc} a[r * MR + o] * (base + boff[r] + t0)[0:NR]
+ * with the rows of src lds apart, those of dst ldd apart (src may be dst). */
 ACG_TARGET static inline __attribute__((always_inline)) void
 ACG_NAME(acg_tile_)(ptrdiff_t kc, const T *restrict a, const T *restrict base,
-                    const ptrdiff_t *restrict boff, ptrdiff_t t0, T *restrict c, ptrdiff_t ldc,
-                    const T *restrict init, const int mr)
+                    const ptrdiff_t *restrict boff, ptrdiff_t t0, const T *src, ptrdiff_t lds,
+                    T *dst, ptrdiff_t ldd, const T *restrict init, const int mr)
 {
     const VT zero = {0};
     ACG_REPEAT12(ACG_DECLARE)
@@ -71,18 +71,19 @@ ACG_NAME(acg_tile_)(ptrdiff_t kc, const T *restrict a, const T *restrict base,
 
 #define ACG_CASE(m)                                                                       \
     case m:                                                                               \
-        if (m <= MR) ACG_NAME(acg_tile_)(kc, a, base, boff, t0, c, ldc, init, m);         \
+        if (m <= MR) ACG_NAME(acg_tile_)(kc, a, base, boff, t0, src, lds, dst, ldd, init, m); \
         break;
 
 /* The tile for any row count 1..MR. */
 ACG_TARGET static void
 ACG_NAME(acg_tile_rows_)(ptrdiff_t kc, const T *a, const T *base, const ptrdiff_t *boff,
-                         ptrdiff_t t0, T *c, ptrdiff_t ldc, const T *init, int mr)
+                         ptrdiff_t t0, const T *src, ptrdiff_t lds, T *dst, ptrdiff_t ldd,
+                         const T *init, int mr)
 {
     switch (mr) {
     ACG_CASE(12) ACG_CASE(11) ACG_CASE(10) ACG_CASE(9) ACG_CASE(8) ACG_CASE(7)
     ACG_CASE(6) ACG_CASE(5) ACG_CASE(4) ACG_CASE(3) ACG_CASE(2)
-    default: ACG_NAME(acg_tile_)(kc, a, base, boff, t0, c, ldc, init, 1);
+    default: ACG_NAME(acg_tile_)(kc, a, base, boff, t0, src, lds, dst, ldd, init, 1);
     }
 }
 
@@ -120,10 +121,16 @@ ACG_NAME(acg_pack_window_)(const acg_geom *g, const T *x, ptrdiff_t c0, ptrdiff_
                 const ptrdiff_t i = ac_map_index(first + m * stride, length, g->mode);
                 dst[m] = i >= 0 ? row[i] : (T)0;
             }
+            /* constant strides, so that the compiler vectorises the gathers */
+            const T *from = row + first;
             if (stride == 1)
-                memcpy(dst + m, row + first + m, (hi - m) * sizeof(T));
+                memcpy(dst + m, from + m, (hi - m) * sizeof(T));
+            else if (stride == 2)
+                for (ptrdiff_t j = m; j < hi; j++) dst[j] = from[2 * j];
+            else if (stride == 4)
+                for (ptrdiff_t j = m; j < hi; j++) dst[j] = from[4 * j];
             else
-                for (ptrdiff_t j = m; j < hi; j++) dst[j] = row[first + j * stride];
+                for (ptrdiff_t j = m; j < hi; j++) dst[j] = from[j * stride];
             for (m = hi; m < valid; m++) {
                 const ptrdiff_t i = ac_map_index(first + m * stride, length, g->mode);
                 dst[m] = i >= 0 ? row[i] : (T)0;
@@ -138,52 +145,63 @@ ACG_NAME(acg_pack_window_)(const acg_geom *g, const T *x, ptrdiff_t c0, ptrdiff_
  * multiple of MR) and t in [t_first, t_first + t_count), of one batch element
  * and group.  x: the group's first input row; a: the group's packed weights
  * (acg_pack_weights); bias: the group's first bias, or NULL; y: the group's
- * first output row (rows length_out apart).  The input channels are taken
- * g->kc / K at a time (at least one), the output channels o_block at a time
- * (a multiple of MR).  Scratch of the calling thread: window (acg_window_size
- * values) and offsets (channels per chunk * K).
+ * first output row (rows length_out apart).  The output channels go o_block
+ * at a time (a multiple of MR); for each block, the input channels pass
+ * g->kc / K at a time (at least one) over every tile.  Scratch of the calling
+ * thread: window (acg_window_values), offsets (acg_offset_count) and, where
+ * there is more than one pass, stage (acg_stage_values): the block's partial
+ * sums between passes, in rows an odd number of cache lines apart (output
+ * rows a power of two apart would share a few sets of the caches), the last
+ * pass storing into y.
  */
 ACG_TARGET static void
 ACG_NAME(acg_item_)(const acg_geom *g, const T *x, const T *a, const T *bias, T *y,
                     ptrdiff_t o_first, ptrdiff_t o_count, ptrdiff_t t_first, ptrdiff_t t_count,
-                    ptrdiff_t o_block, T *window, ptrdiff_t *offsets)
+                    ptrdiff_t o_block, T *window, ptrdiff_t *offsets, T *stage)
 {
     static const T zeros[MR] = {0};
-    const ptrdiff_t ksize = g->ksize, stride = g->stride, rows = g->cin_g * ksize;
+    const ptrdiff_t ksize = g->ksize, stride = g->stride, cin_g = g->cin_g, rows = cin_g * ksize;
     const ptrdiff_t ldy = g->length_out, o_end = o_first + o_count;
-    const ptrdiff_t chunk = g->kc / ksize > 0 ? g->kc / ksize : 1;   /* input channels per pass */
+    const ptrdiff_t chunk = acg_pass_channels(g);
     const ptrdiff_t tiles = (t_count + NR - 1) / NR;
     const ptrdiff_t width = tiles * NR + (ksize - 1) * g->dilation / stride;
     const ptrdiff_t ldw = acg_window_pitch(width, sizeof(T));
-    for (ptrdiff_t c0 = 0; c0 < g->cin_g; c0 += chunk) {
-        const ptrdiff_t cc = g->cin_g - c0 < chunk ? g->cin_g - c0 : chunk;
-        const ptrdiff_t r0 = c0 * ksize, kc = cc * ksize;
-        ACG_NAME(acg_pack_window_)(g, x, c0, cc, t_first, width, ldw, window);
-        for (ptrdiff_t r = 0; r < kc; r++) {
-            const ptrdiff_t c = r / ksize, shift = (r % ksize) * g->dilation;
-            offsets[r] = (c * stride + shift % stride) * ldw + shift / stride;
-        }
-        for (ptrdiff_t ob = o_first; ob < o_end; ob += o_block) {
-            const ptrdiff_t ob_end = o_end - ob < o_block ? o_end : ob + o_block;
+    const ptrdiff_t lds = acg_window_pitch(tiles * NR, sizeof(T));
+    /* the window holds every input channel (packed once) or one pass's */
+    const int whole = g->window_channels >= cin_g;
+    if (whole) ACG_NAME(acg_pack_window_)(g, x, 0, cin_g, t_first, width, ldw, window);
+    for (ptrdiff_t ob = o_first; ob < o_end; ob += o_block) {
+        const ptrdiff_t ob_end = o_end - ob < o_block ? o_end : ob + o_block;
+        for (ptrdiff_t c0 = 0; c0 < cin_g; c0 += chunk) {
+            const ptrdiff_t cc = cin_g - c0 < chunk ? cin_g - c0 : chunk;
+            const ptrdiff_t r0 = c0 * ksize, kc = cc * ksize;
+            const int first_pass = c0 == 0, last_pass = c0 + cc == cin_g;
+            if (!whole) ACG_NAME(acg_pack_window_)(g, x, c0, cc, t_first, width, ldw, window);
+            for (ptrdiff_t r = 0; r < kc; r++) {
+                const ptrdiff_t c = r / ksize + (whole ? c0 : 0), shift = (r % ksize) * g->dilation;
+                offsets[r] = (c * stride + shift % stride) * ldw + shift / stride;
+            }
             for (ptrdiff_t tile = 0; tile < tiles; tile++) {
                 const ptrdiff_t t = t_first + tile * NR;
                 const ptrdiff_t nr = t_count - tile * NR < NR ? t_count - tile * NR : NR;
                 for (ptrdiff_t o = ob; o < ob_end; o += MR) {
                     const int mr = (int)(ob_end - o < MR ? ob_end - o : MR);
                     const T *ap = a + ((o / MR) * rows + r0) * MR;
-                    const T *init = r0 > 0 ? NULL : bias ? bias + o : zeros;
-                    T *c = y + o * ldy + t;
-                    if (nr == NR) {
-                        ACG_NAME(acg_tile_rows_)(kc, ap, window, offsets, tile * NR, c, ldy, init, mr);
+                    const T *init = first_pass ? (bias ? bias + o : zeros) : NULL;
+                    T *staged = stage ? stage + (o - ob) * lds + tile * NR : NULL;  /* one pass: none */
+                    if (!last_pass) {
+                        ACG_NAME(acg_tile_rows_)(kc, ap, window, offsets, tile * NR, staged, lds,
+                                                 staged, lds, init, mr);
+                    } else if (nr == NR) {
+                        ACG_NAME(acg_tile_rows_)(kc, ap, window, offsets, tile * NR, staged, lds,
+                                                 y + o * ldy + t, ldy, init, mr);
                     } else {
                         /* the last positions of a row: through a whole tile of scratch */
                         T part[MR * NR];
-                        for (int i = 0; i < MR; i++)
-                            for (ptrdiff_t j = 0; j < NR; j++)
-                                part[i * NR + j] = (init || i >= mr || j >= nr) ? (T)0 : c[i * ldy + j];
-                        ACG_NAME(acg_tile_rows_)(kc, ap, window, offsets, tile * NR, part, NR, init, mr);
+                        ACG_NAME(acg_tile_rows_)(kc, ap, window, offsets, tile * NR, staged, lds,
+                                                 part, NR, init, mr);
                         for (int i = 0; i < mr; i++)
-                            memcpy(c + i * ldy, part + i * NR, nr * sizeof(T));
+                            memcpy(y + (o + i) * ldy + t, part + i * NR, nr * sizeof(T));
                     }
                 }
             }

@@ -77,6 +77,10 @@ _KERNEL_O_BLOCK = 96
 # (channels, then positions), so that one item or a batch of one keeps every
 # thread busy.  The split never changes a result's bits.
 _KERNEL_ITEMS_PER_THREAD = 4
+# A thread's input window holds every input channel of a group (packed once
+# per item) up to this size, else one pass's channels (packed again for each
+# block of output channels).
+_KERNEL_WHOLE_WINDOW_BYTES = 1 << 18
 # A thread's input window above this (dilations of thousands) takes the BLAS path.
 _KERNEL_MAX_WINDOW_BYTES = 1 << 24
 
@@ -123,8 +127,10 @@ class KernelPlan(NamedTuple):
     t_block: int
     o_split: int
     o_block: int
+    whole_window: bool  # the window holds every input channel of a group
     window: int    # scratch values per thread
     offsets: int   # scratch offsets per thread
+    stage: int     # scratch values per thread for partial sums (0: one pass)
     weights: int   # packed weight values
 
 
@@ -168,14 +174,18 @@ def _kernel_plan(spec: ConvSpec, num_threads: int, variant: str) -> tuple[Kernel
         parts = min(-(-wanted // items), t_block // tile_cols)
         t_block = -(-t_block // parts // tile_cols) * tile_cols
         items = spec.batch * spec.groups * -(-cout_g // o_split) * -(-length_out // t_block)
-    window, offsets = scratch_size(variant, itemsize, spec.in_channels_per_group, spec.kernel_size,
-                                   spec.stride, spec.dilation, _KERNEL_ROWS, t_block)
+    o_block = min(o_split, max(tile_rows, _KERNEL_O_BLOCK // tile_rows * tile_rows))
+    sizes = (variant, itemsize, spec.in_channels_per_group, spec.kernel_size, spec.stride, spec.dilation,
+             _KERNEL_ROWS, t_block, o_block)
+    window, offsets, stage = scratch_size(*sizes, True)
+    whole_window = window * itemsize <= _KERNEL_WHOLE_WINDOW_BYTES
+    if not whole_window:
+        window, offsets, stage = scratch_size(*sizes, False)
     if window * itemsize > _KERNEL_MAX_WINDOW_BYTES:
         return None
-    o_block = min(o_split, max(tile_rows, _KERNEL_O_BLOCK // tile_rows * tile_rows))
     weights = packed_weights_size(variant, spec.out_channels, spec.in_channels_per_group * spec.kernel_size,
                                   spec.groups)
-    plan = KernelPlan(variant, _KERNEL_ROWS, t_block, o_split, o_block, window, offsets, weights)
+    plan = KernelPlan(variant, _KERNEL_ROWS, t_block, o_split, o_block, whole_window, window, offsets, stage, weights)
     return plan, max(1, min(num_threads, items))
 
 
@@ -267,7 +277,8 @@ class DirectBackend(CostModel):
         itemsize = np.dtype(spec.compute_dtype).itemsize
         if plan.kernel is not None:
             kernel = plan.kernel
-            return (kernel.weights + plan.threads * kernel.window) * itemsize + plan.threads * kernel.offsets * 8
+            return ((kernel.weights + plan.threads * (kernel.window + kernel.stage)) * itemsize
+                    + plan.threads * kernel.offsets * 8)
         return plan.threads * plan.columns * plan.rows * itemsize
 
     def run(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
@@ -344,15 +355,16 @@ Kernel = Callable[[np.ndarray, np.ndarray, int], None]
 def _own_kernel(spec: ConvSpec, plan: DirectPlan, w: np.ndarray, b: np.ndarray | None) -> Kernel:
     """The own GEMM kernel over the call's packed weights and this thread's scratch."""
     dtype, kernel = spec.compute_dtype, plan.kernel
-    packed, window, offsets = _scratch.scratch("direct", [
-        ((kernel.weights,), dtype), ((plan.threads, kernel.window), dtype), ((plan.threads, kernel.offsets), np.intp)])
+    packed, window, offsets, stage = _scratch.scratch("direct", [
+        ((kernel.weights,), dtype), ((plan.threads, kernel.window), dtype), ((plan.threads, kernel.offsets), np.intp),
+        ((plan.threads, kernel.stage), dtype)])
     pack_weights(kernel.variant, w, spec.groups, packed)
     bias = _NO_BIAS[dtype] if b is None else b
 
     def run(x: np.ndarray, out: np.ndarray, pad_left: int) -> None:
         conv1d_gemm(kernel.variant, x, packed, bias, out, spec.kernel_size, spec.stride, spec.dilation, pad_left,
                     MODE_CODE[spec.padding_mode], spec.groups, b is not None, plan.threads, kernel.rows_per_pass,
-                    kernel.t_block, kernel.o_split, kernel.o_block, window, offsets)
+                    kernel.t_block, kernel.o_split, kernel.o_block, kernel.whole_window, window, offsets, stage)
 
     return run
 

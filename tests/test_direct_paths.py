@@ -36,9 +36,12 @@ PATHS = {
     "kernel": dict(_SMALL_KERNEL_BLOCKS, _KERNEL=direct._KERNEL),
 }
 # The own kernel's other variants where this CPU runs them (the baseline
-# vectors, and the AVX-512 tile shape compiled for AVX2), and its default blocks.
+# vectors, and the AVX-512 tile shape compiled for AVX2), a window of one
+# pass's channels, and its default blocks.
 EXTRA_PATHS = {
     **{f"kernel-{variant}": dict(_SMALL_KERNEL_BLOCKS, _KERNEL=variant) for variant in _conv_gemm.VARIANTS},
+    # each pass's input channels packed again for each block of output channels
+    "kernel-pass-windows": dict(_SMALL_KERNEL_BLOCKS, _KERNEL_WHOLE_WINDOW_BYTES=0),
     "kernel-default-blocks": dict(_GEMM_MIN_OUT_CHANNELS=1, _GEMM_MIN_PACKED_ROWS=1, _PARALLEL_MIN_MACS=0),
 }
 
