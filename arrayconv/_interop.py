@@ -14,6 +14,9 @@ import numpy as np
 
 __all__ = ["device_name", "to_numpy", "from_numpy", "gradient_like", "convert_like"]
 
+# the compute dtypes' (singleton) dtype objects, by name
+_DTYPES = {name: np.dtype(name) for name in ("float32", "float64", "complex64", "complex128")}
+
 
 def device_name(array: Any) -> str:
     """``"cpu"`` for host memory, else the library's name for the device."""
@@ -29,6 +32,8 @@ def to_numpy(array: Any, name: str, dtype: str) -> np.ndarray:
 
     No copy is made when ``array`` already is one; the result is only read.
     """
+    if type(array) is np.ndarray and array.dtype is _DTYPES.get(dtype) and array.flags.c_contiguous:
+        return array  # the common case, without ascontiguousarray's dtype parsing
     if not isinstance(array, np.ndarray):
         if array_api_compat.is_torch_array(array):
             # DLPack carries neither torch's lazy conjugate/negative bits nor

@@ -251,13 +251,15 @@ class Snapshot(NamedTuple):
     routing_key: tuple  # :func:`routing_key`
     memory_limit: int | None
     output_cache: int
+    fft_engine: str | None  # the fft backend's engine setting (its estimates depend on it)
 
 
 _snapshot: tuple[Any, ...] | None = None  # (context, global, static layers, the snapshot they give)
 
 
 def snapshot() -> Snapshot:
-    """The backend, skip, threads, routing, memory_limit and output_cache settings in one call, for the per-call path.
+    """The settings the per-call path reads (backend, skip, threads, routing, memory_limit,
+    output_cache, fft_engine), looked up in one call.
 
     Cached on the identity of the three layers (each is replaced whole,
     never changed in place, and the cache holds them so no identity is
@@ -274,6 +276,7 @@ def snapshot() -> Snapshot:
     value = Snapshot(
         backend=backend, backend_source=backend_source, skip=lookup("skip")[0], threads=lookup("threads")[0],
         routing_key=routing_key(), memory_limit=lookup("memory_limit")[0], output_cache=lookup("output_cache")[0],
+        fft_engine=lookup("fft_engine")[0],
     )
     _snapshot = (*layers, value)
     return value

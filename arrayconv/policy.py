@@ -107,7 +107,8 @@ def choose(spec: ConvSpec, device: str, backend: str | None = None) -> Backend:
     settings = config.snapshot()
     if backend is not None and backend != "auto" or backend is None and settings.backend is not None:
         return _forced(spec, device, backend)[0]  # type: ignore[index]
-    key = (spec, device, settings.skip, threads.get(), settings.routing_key, registry.generation())
+    key = (spec, device, settings.skip, threads.get(), settings.routing_key, settings.fft_engine,
+           registry.generation())
     chosen = _decisions.get(key)
     if chosen is None:
         chosen = _cheapest(spec, device)

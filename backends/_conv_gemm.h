@@ -211,22 +211,22 @@ static void acg_pack_weights_##T(int variant, const SCALAR *w, ptrdiff_t cout,  
     }                                                                                     \
 }                                                                                         \
 static void acg_item_##T(int variant, const acg_geom *g, const SCALAR *x, const SCALAR *a,\
-                         const SCALAR *bias, SCALAR *y, ptrdiff_t o_first,                \
+                         int packed, const SCALAR *bias, SCALAR *y, ptrdiff_t o_first,    \
                          ptrdiff_t o_count, ptrdiff_t t_first, ptrdiff_t t_count,        \
                          ptrdiff_t o_block, SCALAR *window, ptrdiff_t *offsets,           \
                          SCALAR *stage)                                                   \
 {                                                                                         \
     switch (variant) {                                                                    \
-    case ACG_AVX2: ACG_WHEN_X86(acg_item_##T##_avx2(g, x, a, bias, y, o_first, o_count,   \
+    case ACG_AVX2: ACG_WHEN_X86(acg_item_##T##_avx2(g, x, a, packed, bias, y, o_first, o_count,   \
                                 t_first, t_count, o_block, window, offsets, stage));      \
         break;                                                                            \
-    case ACG_AVX512: ACG_WHEN_X86(acg_item_##T##_avx512(g, x, a, bias, y, o_first,         \
+    case ACG_AVX512: ACG_WHEN_X86(acg_item_##T##_avx512(g, x, a, packed, bias, y, o_first,         \
                                   o_count, t_first, t_count, o_block, window, offsets,    \
                                   stage)); break;                                         \
-    case ACG_WIDE_ON_AVX2: ACG_WHEN_X86(acg_item_##T##_wide(g, x, a, bias, y, o_first,     \
+    case ACG_WIDE_ON_AVX2: ACG_WHEN_X86(acg_item_##T##_wide(g, x, a, packed, bias, y, o_first,     \
                                         o_count, t_first, t_count, o_block, window,       \
                                         offsets, stage)); break;                          \
-    default: acg_item_##T##_base(g, x, a, bias, y, o_first, o_count, t_first, t_count,     \
+    default: acg_item_##T##_base(g, x, a, packed, bias, y, o_first, o_count, t_first, t_count,     \
                                  o_block, window, offsets, stage);                        \
     }                                                                                     \
 }
@@ -252,7 +252,7 @@ static void acg_pack_weights_##T(int variant, const SCALAR *w, ptrdiff_t cout,  
                                  ptrdiff_t rows, ptrdiff_t groups, SCALAR *packed)        \
 { (void)variant; (void)w; (void)cout; (void)rows; (void)groups; (void)packed; }           \
 static void acg_item_##T(int variant, const acg_geom *g, const SCALAR *x, const SCALAR *a,\
-                         const SCALAR *bias, SCALAR *y, ptrdiff_t o_first,                \
+                         int packed, const SCALAR *bias, SCALAR *y, ptrdiff_t o_first,    \
                          ptrdiff_t o_count, ptrdiff_t t_first, ptrdiff_t t_count,        \
                          ptrdiff_t o_block, SCALAR *window, ptrdiff_t *offsets,           \
                          SCALAR *stage)                                                   \

@@ -10,8 +10,9 @@ fixed by the shapes (``kc``), so the bits do not depend on the thread count or
 on the split into items.
 
 The caller (``backends/direct.py``, from a validated ConvSpec) chooses the
-blocks; the scratch sizes are checked here, since a short window would be
-written past its end.
+blocks.  The weights are packed and the threads' scratch carved from one
+block of memory per calling thread, kept between calls (``_thread_block.h``),
+so that a small call pays for no allocation.
 """
 
 from cython.parallel cimport parallel, prange
@@ -20,6 +21,10 @@ cimport openmp
 ctypedef fused real_t:
     float
     double
+
+cdef extern from "_thread_block.h" nogil:
+    void *acb_get(size_t size, int *owned)
+    void acb_release(void *data, int owned, size_t keep)
 
 cdef extern from "_conv_gemm.h" nogil:
     ctypedef struct acg_geom:
@@ -50,11 +55,11 @@ cdef extern from "_conv_gemm.h" nogil:
     void acg_pack_weights_f64(int variant, const double *w, Py_ssize_t cout, Py_ssize_t rows,
                               Py_ssize_t groups, double *packed)
     void acg_item_f32(int variant, const acg_geom *g, const float *x, const float *a,
-                      const float *bias, float *y, Py_ssize_t o_first, Py_ssize_t o_count,
+                      int packed, const float *bias, float *y, Py_ssize_t o_first, Py_ssize_t o_count,
                       Py_ssize_t t_first, Py_ssize_t t_count, Py_ssize_t o_block,
                       float *window, Py_ssize_t *offsets, float *stage)
     void acg_item_f64(int variant, const acg_geom *g, const double *x, const double *a,
-                      const double *bias, double *y, Py_ssize_t o_first, Py_ssize_t o_count,
+                      int packed, const double *bias, double *y, Py_ssize_t o_first, Py_ssize_t o_count,
                       Py_ssize_t t_first, Py_ssize_t t_count, Py_ssize_t o_block,
                       double *window, Py_ssize_t *offsets, double *stage)
 
@@ -118,23 +123,17 @@ def packed_weights_size(str variant, Py_ssize_t out_channels, Py_ssize_t rows, P
     return groups * ((out_channels // groups + mr - 1) // mr) * mr * rows
 
 
-def pack_weights(str variant, const real_t[:, :, ::1] w, Py_ssize_t groups, real_t[::1] packed):
-    """Write ``w`` (C_out, C_in/groups, K) into ``packed`` in the variant's tile panels."""
-    cdef int code = VARIANTS[variant]
-    cdef Py_ssize_t rows = w.shape[1] * w.shape[2]
-    if packed.shape[0] < packed_weights_size(variant, w.shape[0], rows, groups):
-        raise ValueError("packed: too short for the weights")
-    if w.shape[0] * rows == 0:
-        return
-    with nogil:
-        if real_t is float:
-            acg_pack_weights_f32(code, &w[0, 0, 0], w.shape[0], rows, groups, &packed[0])
-        else:
-            acg_pack_weights_f64(code, &w[0, 0, 0], w.shape[0], rows, groups, &packed[0])
+# Scratch above this stays allocated in the calling thread only for the call.
+cdef size_t _KEEP_SCRATCH = 16 << 20
+
+
+cdef inline Py_ssize_t _aligned(Py_ssize_t size) noexcept nogil:
+    """``size`` bytes rounded up to whole 64-byte lines."""
+    return (size + 63) // 64 * 64
 
 
 cdef void _item(int code, const acg_geom *g, const real_t[:, :, ::1] x, const real_t *a,
-                const real_t *bias, real_t[:, :, ::1] out, Py_ssize_t item, Py_ssize_t groups,
+                int packed, const real_t *bias, real_t[:, :, ::1] out, Py_ssize_t item, Py_ssize_t groups,
                 Py_ssize_t cout_g, Py_ssize_t o_split, Py_ssize_t splits, Py_ssize_t t_block,
                 Py_ssize_t t_blocks, Py_ssize_t o_block, Py_ssize_t weights_per_group,
                 real_t *window, Py_ssize_t *offsets, real_t *stage) noexcept nogil:
@@ -151,11 +150,11 @@ cdef void _item(int code, const acg_geom *g, const real_t[:, :, ::1] x, const re
     if bias != NULL:
         group_bias = bias + group * cout_g
     if real_t is float:
-        acg_item_f32(code, g, &x[n, group * g.cin_g, 0], a + group * weights_per_group, group_bias,
+        acg_item_f32(code, g, &x[n, group * g.cin_g, 0], a + group * weights_per_group, packed, group_bias,
                      &out[n, group * cout_g, 0], o_first, o_count, t_first, t_count, o_block,
                      window, offsets, stage)
     else:
-        acg_item_f64(code, g, &x[n, group * g.cin_g, 0], a + group * weights_per_group, group_bias,
+        acg_item_f64(code, g, &x[n, group * g.cin_g, 0], a + group * weights_per_group, packed, group_bias,
                      &out[n, group * cout_g, 0], o_first, o_count, t_first, t_count, o_block,
                      window, offsets, stage)
 
@@ -163,10 +162,9 @@ cdef void _item(int code, const acg_geom *g, const real_t[:, :, ::1] x, const re
 def conv1d_gemm(
     str variant,
     const real_t[:, :, ::1] x,
-    const real_t[::1] packed,
+    const real_t[:, :, ::1] w,
     const real_t[::1] bias,
     real_t[:, :, ::1] out,
-    Py_ssize_t ksize,
     Py_ssize_t stride,
     Py_ssize_t dilation,
     Py_ssize_t pad_left,
@@ -179,64 +177,81 @@ def conv1d_gemm(
     Py_ssize_t o_split,
     Py_ssize_t o_block,
     bint whole_window,
-    real_t[:, ::1] window,
-    Py_ssize_t[:, ::1] offsets,
-    real_t[:, ::1] stage,
+    bint pack_weights,
 ):
-    """Write the cross-correlation of ``x`` (N, C_in, L) with the packed weights
-    (``pack_weights``; K taps) plus ``bias`` into ``out`` (N, C_out, L_out).
+    """Write the cross-correlation of ``x`` (N, C_in, L) with ``w`` (C_out, C_in/groups, K)
+    plus ``bias`` into ``out`` (N, C_out, L_out).
 
     Items of ``o_split`` output channels (a multiple of the tile's) by
     ``t_block`` positions; each pass over an item's tiles covers ``o_block``
-    channels (a multiple of the tile's) and ``kc // K`` input channels.
-    ``window``, ``offsets`` and ``stage`` hold one row of scratch per thread
-    (``scratch_size``; ``stage`` may have no columns where one pass covers
-    every input channel).
+    channels (a multiple of the tile's) and ``kc // K`` input channels (at
+    least one); ``whole_window``: an item's window holds every input channel
+    of its group (else one pass's); ``pack_weights``: the weights are packed
+    into tile panels first (else read where they are: for calls too short to
+    repay the packing).
     """
     cdef int code = VARIANTS[variant]
+    cdef Py_ssize_t ksize = w.shape[2]
     cdef Py_ssize_t cout_g = out.shape[1] // groups if groups else 0
     cdef Py_ssize_t cin_g = x.shape[1] // groups if groups else 0
     cdef Py_ssize_t length_out = out.shape[2]
     cdef Py_ssize_t mr = acg_tile_rows(code)
+    cdef Py_ssize_t itemsize = sizeof(real_t)
+    cdef Py_ssize_t nr = acg_tile_cols(code, itemsize)
     cdef acg_geom g = _geometry(x.shape[2], length_out, cin_g, ksize, stride, dilation,
                                 pad_left, mode, kc, 0)
-    cdef Py_ssize_t itemsize = sizeof(real_t)
-    cdef Py_ssize_t weights_per_group = (cout_g + mr - 1) // mr * mr * cin_g * ksize
-    cdef Py_ssize_t splits, t_blocks, items, item
+    cdef Py_ssize_t packed_per_group = (cout_g + mr - 1) // mr * mr * cin_g * ksize
+    cdef Py_ssize_t weights_per_group = packed_per_group if pack_weights else cout_g * cin_g * ksize
+    cdef Py_ssize_t packed_bytes = _aligned(groups * packed_per_group * itemsize) if pack_weights else 0
+    cdef Py_ssize_t splits, t_blocks, items, item, window_bytes, offsets_bytes, stage_bytes, per_thread
     cdef const real_t *bias_data = NULL
-    cdef Py_ssize_t nr = acg_tile_cols(code, itemsize)
-    cdef Py_ssize_t stage_values = acg_stage_values(&g, t_block, nr, o_block, itemsize)
-    cdef int thread
-    cdef real_t *stage_row
-    g.window_channels = cin_g if whole_window else acg_pass_channels(&g)
+    cdef char *block
+    cdef const real_t *weights
+    cdef char *own
+    cdef int owned, thread
     if out.shape[0] * out.shape[1] * length_out == 0:
         return
-    if (o_split <= 0 or o_split % mr or o_block <= 0 or o_block % mr or t_block <= 0 or kc <= 0
-            or packed.shape[0] < groups * weights_per_group
-            or window.shape[1] < acg_window_values(&g, g.window_channels, t_block, nr, itemsize)
-            or offsets.shape[1] < acg_offset_count(&g)
-            or stage.shape[1] < stage_values or (stage_values and stage.shape[0] < window.shape[0])
-            or (has_bias and bias.shape[0] < out.shape[1])):
-        raise ValueError("conv1d_gemm: blocks or scratch do not fit the call")
+    if o_split <= 0 or o_split % mr or o_block <= 0 or o_block % mr or t_block <= 0 or kc <= 0:
+        raise ValueError("conv1d_gemm: blocks must be positive whole tiles")
+    if has_bias and bias.shape[0] < out.shape[1]:
+        raise ValueError("conv1d_gemm: the bias is shorter than the output channels")
+    g.window_channels = cin_g if whole_window else acg_pass_channels(&g)
     if has_bias:
         bias_data = &bias[0]
     # (cdivision: no negative floor division here)
     splits = (cout_g + o_split - 1) // o_split
     t_blocks = (length_out + t_block - 1) // t_block
     items = out.shape[0] * groups * splits * t_blocks
-    num_threads = min(num_threads, openmp.omp_get_max_threads(), items, window.shape[0],
-                      offsets.shape[0])
-    if num_threads <= 1:
-        with nogil:
+    num_threads = max(1, min(num_threads, openmp.omp_get_max_threads(), items))
+    window_bytes = _aligned(acg_window_values(&g, g.window_channels, t_block, nr, itemsize) * itemsize)
+    offsets_bytes = _aligned(acg_offset_count(&g) * sizeof(Py_ssize_t))
+    stage_bytes = _aligned(acg_stage_values(&g, t_block, nr, o_block, itemsize) * itemsize)
+    per_thread = window_bytes + offsets_bytes + stage_bytes
+    block = <char *>acb_get(packed_bytes + num_threads * per_thread, &owned)
+    if block == NULL:
+        raise MemoryError("conv1d_gemm: no memory for the packed weights and the threads' scratch")
+    weights = <real_t *>block if pack_weights else &w[0, 0, 0]
+    own = block + packed_bytes
+    with nogil:
+        if pack_weights:
+            if real_t is float:
+                acg_pack_weights_f32(code, &w[0, 0, 0], w.shape[0], cin_g * ksize, groups, <float *>block)
+            else:
+                acg_pack_weights_f64(code, &w[0, 0, 0], w.shape[0], cin_g * ksize, groups, <double *>block)
+        if num_threads == 1:
             for item in range(items):
-                _item(code, &g, x, &packed[0], bias_data, out, item, groups, cout_g, o_split,
-                      splits, t_block, t_blocks, o_block, weights_per_group, &window[0, 0],
-                      &offsets[0, 0], &stage[0, 0] if stage_values else NULL)
-        return
-    with nogil, parallel(num_threads=num_threads):
-        thread = openmp.omp_get_thread_num()
-        stage_row = &stage[thread, 0] if stage_values else NULL
-        for item in prange(items, schedule="static"):
-            _item(code, &g, x, &packed[0], bias_data, out, item, groups, cout_g, o_split,
-                  splits, t_block, t_blocks, o_block, weights_per_group, &window[thread, 0],
-                  &offsets[thread, 0], stage_row)
+                _item(code, &g, x, weights, pack_weights, bias_data, out, item, groups, cout_g, o_split, splits,
+                      t_block, t_blocks, o_block, weights_per_group, <real_t *>own,
+                      <Py_ssize_t *>(own + window_bytes),
+                      <real_t *>(own + window_bytes + offsets_bytes) if stage_bytes else NULL)
+        else:
+            with parallel(num_threads=num_threads):
+                thread = openmp.omp_get_thread_num()
+                for item in prange(items, schedule="static"):
+                    _item(code, &g, x, weights, pack_weights, bias_data, out, item, groups, cout_g, o_split,
+                          splits, t_block, t_blocks, o_block, weights_per_group,
+                          <real_t *>(own + thread * per_thread),
+                          <Py_ssize_t *>(own + thread * per_thread + window_bytes),
+                          <real_t *>(own + thread * per_thread + window_bytes + offsets_bytes)
+                          if stage_bytes else NULL)
+        acb_release(block, owned, _KEEP_SCRATCH)

@@ -35,7 +35,7 @@ typedef T ACG_NAME(acg_vector_) __attribute__((vector_size(ACG_VB)));
     }
 #define ACG_FMA(o)                                                                        \
     if (o < mr) {                                                                         \
-        const T w = ar[o];                                                                \
+        const T w = packed ? ar[o] : ar[o * lda];                                         \
         acc##o##a += w * b0;                                                              \
         acc##o##b += w * b1;                                                              \
     }
@@ -46,14 +46,15 @@ typedef T ACG_NAME(acg_vector_) __attribute__((vector_size(ACG_VB)));
     }
 #define ACG_REPEAT12(M) M(0) M(1) M(2) M(3) M(4) M(5) M(6) M(7) M(8) M(9) M(10) M(11)
 
-/* One tile of mr rows (a constant once inlined) and NR positions:
+/* One tile of mr rows and NR positions (mr and packed constants once inlined):
  *   dst[o, 0:NR] = (init[o], or src[o, 0:NR] when init is NULL)
- *                  + sum_{r < kc} a[r * MR + o] * (base + boff[r] + t0)[0:NR]
- * with the rows of src lds apart, those of dst ldd apart (src may be dst). */
+ *                  + sum_{r < kc} A[o, r] * (base + boff[r] + t0)[0:NR]
+ * with A[o, r] = a[r * MR + o] (packed weights) or a[o * lda + r] (the
+ * caller's), the rows of src lds apart, those of dst ldd apart (src may be dst). */
 ACG_TARGET static inline __attribute__((always_inline)) void
-ACG_NAME(acg_tile_)(ptrdiff_t kc, const T *restrict a, const T *restrict base,
+ACG_NAME(acg_tile_)(ptrdiff_t kc, const T *restrict a, ptrdiff_t lda, const T *restrict base,
                     const ptrdiff_t *restrict boff, ptrdiff_t t0, const T *src, ptrdiff_t lds,
-                    T *dst, ptrdiff_t ldd, const T *restrict init, const int mr)
+                    T *dst, ptrdiff_t ldd, const T *restrict init, const int mr, const int packed)
 {
     const VT zero = {0};
     ACG_REPEAT12(ACG_DECLARE)
@@ -63,7 +64,7 @@ ACG_NAME(acg_tile_)(ptrdiff_t kc, const T *restrict a, const T *restrict base,
         VT b0, b1;
         memcpy(&b0, bp, sizeof(VT));
         memcpy(&b1, bp + VL, sizeof(VT));
-        const T *ar = a + r * MR;
+        const T *ar = packed ? a + r * MR : a + r;
         ACG_REPEAT12(ACG_FMA)
     }
     ACG_REPEAT12(ACG_STORE)
@@ -71,19 +72,20 @@ ACG_NAME(acg_tile_)(ptrdiff_t kc, const T *restrict a, const T *restrict base,
 
 #define ACG_CASE(m)                                                                       \
     case m:                                                                               \
-        if (m <= MR) ACG_NAME(acg_tile_)(kc, a, base, boff, t0, src, lds, dst, ldd, init, m); \
+        if (m > MR) break;                                                                \
+        if (lda) ACG_NAME(acg_tile_)(kc, a, lda, base, boff, t0, src, lds, dst, ldd, init, m, 0); \
+        else ACG_NAME(acg_tile_)(kc, a, 0, base, boff, t0, src, lds, dst, ldd, init, m, 1); \
         break;
 
-/* The tile for any row count 1..MR. */
+/* The tile for any row count 1..MR; lda 0: packed weights, else the caller's, rows lda apart. */
 ACG_TARGET static void
-ACG_NAME(acg_tile_rows_)(ptrdiff_t kc, const T *a, const T *base, const ptrdiff_t *boff,
-                         ptrdiff_t t0, const T *src, ptrdiff_t lds, T *dst, ptrdiff_t ldd,
-                         const T *init, int mr)
+ACG_NAME(acg_tile_rows_)(ptrdiff_t kc, const T *a, ptrdiff_t lda, const T *base,
+                         const ptrdiff_t *boff, ptrdiff_t t0, const T *src, ptrdiff_t lds, T *dst,
+                         ptrdiff_t ldd, const T *init, int mr)
 {
     switch (mr) {
     ACG_CASE(12) ACG_CASE(11) ACG_CASE(10) ACG_CASE(9) ACG_CASE(8) ACG_CASE(7)
-    ACG_CASE(6) ACG_CASE(5) ACG_CASE(4) ACG_CASE(3) ACG_CASE(2)
-    default: ACG_NAME(acg_tile_)(kc, a, base, boff, t0, src, lds, dst, ldd, init, 1);
+    ACG_CASE(6) ACG_CASE(5) ACG_CASE(4) ACG_CASE(3) ACG_CASE(2) ACG_CASE(1)
     }
 }
 
@@ -143,8 +145,10 @@ ACG_NAME(acg_pack_window_)(const acg_geom *g, const T *x, ptrdiff_t c0, ptrdiff_
 /*
  * One work item: y[o, t] for o in [o_first, o_first + o_count) (o_first a
  * multiple of MR) and t in [t_first, t_first + t_count), of one batch element
- * and group.  x: the group's first input row; a: the group's packed weights
- * (acg_pack_weights); bias: the group's first bias, or NULL; y: the group's
+ * and group.  x: the group's first input row; a: the group's weights, packed
+ * (acg_pack_weights, packed 1) or the caller's (C_out/g, C_in/g * K) rows
+ * (packed 0: calls too short to repay the packing); bias: the group's first
+ * bias, or NULL; y: the group's
  * first output row (rows length_out apart).  The output channels go o_block
  * at a time (a multiple of MR); for each block, the input channels pass
  * g->kc / K at a time (at least one) over every tile.  Scratch of the calling
@@ -155,7 +159,7 @@ ACG_NAME(acg_pack_window_)(const acg_geom *g, const T *x, ptrdiff_t c0, ptrdiff_
  * pass storing into y.
  */
 ACG_TARGET static void
-ACG_NAME(acg_item_)(const acg_geom *g, const T *x, const T *a, const T *bias, T *y,
+ACG_NAME(acg_item_)(const acg_geom *g, const T *x, const T *a, int packed, const T *bias, T *y,
                     ptrdiff_t o_first, ptrdiff_t o_count, ptrdiff_t t_first, ptrdiff_t t_count,
                     ptrdiff_t o_block, T *window, ptrdiff_t *offsets, T *stage)
 {
@@ -186,19 +190,19 @@ ACG_NAME(acg_item_)(const acg_geom *g, const T *x, const T *a, const T *bias, T 
                 const ptrdiff_t nr = t_count - tile * NR < NR ? t_count - tile * NR : NR;
                 for (ptrdiff_t o = ob; o < ob_end; o += MR) {
                     const int mr = (int)(ob_end - o < MR ? ob_end - o : MR);
-                    const T *ap = a + ((o / MR) * rows + r0) * MR;
+                    const T *ap = packed ? a + ((o / MR) * rows + r0) * MR : a + o * rows + r0;
                     const T *init = first_pass ? (bias ? bias + o : zeros) : NULL;
                     T *staged = stage ? stage + (o - ob) * lds + tile * NR : NULL;  /* one pass: none */
                     if (!last_pass) {
-                        ACG_NAME(acg_tile_rows_)(kc, ap, window, offsets, tile * NR, staged, lds,
+                        ACG_NAME(acg_tile_rows_)(kc, ap, packed ? 0 : rows, window, offsets, tile * NR, staged, lds,
                                                  staged, lds, init, mr);
                     } else if (nr == NR) {
-                        ACG_NAME(acg_tile_rows_)(kc, ap, window, offsets, tile * NR, staged, lds,
+                        ACG_NAME(acg_tile_rows_)(kc, ap, packed ? 0 : rows, window, offsets, tile * NR, staged, lds,
                                                  y + o * ldy + t, ldy, init, mr);
                     } else {
                         /* the last positions of a row: through a whole tile of scratch */
                         T part[MR * NR];
-                        ACG_NAME(acg_tile_rows_)(kc, ap, window, offsets, tile * NR, staged, lds,
+                        ACG_NAME(acg_tile_rows_)(kc, ap, packed ? 0 : rows, window, offsets, tile * NR, staged, lds,
                                                  part, NR, init, mr);
                         for (int i = 0; i < mr; i++)
                             memcpy(y + (o + i) * ldy + t, part + i * NR, nr * sizeof(T));

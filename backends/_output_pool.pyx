@@ -56,9 +56,14 @@ _capsule = PyCapsule_New(&_handler, "mem_handler", NULL)
 MIN_KEPT_BYTES = ACOP_MIN_POOLED
 
 
-def empty(shape, dtype, Py_ssize_t keep):
-    """``numpy.empty(shape, dtype)`` from the pool; ``keep``: bytes the pool may keep from now on."""
-    acop_set_keep(max(keep, 0))
+def set_keep(Py_ssize_t keep):
+    """Keep at most ``keep`` bytes from now on (0: none), releasing what is over at once."""
+    with nogil:
+        acop_set_keep(max(keep, 0))
+
+
+def empty(shape, dtype):
+    """``numpy.empty(shape, dtype)`` whose memory comes from, and goes back to, the pool."""
     previous = PyDataMem_SetHandler(_capsule)
     try:
         return np.empty(shape, dtype=dtype)
@@ -72,12 +77,3 @@ def kept():
     cdef size_t size
     acop_kept(&count, &size)
     return count, size
-
-
-def release():
-    """Give every kept block back to the system (the limit stays)."""
-    cdef int count
-    cdef size_t size
-    acop_kept(&count, &size)
-    with nogil:
-        acop_set_keep(0)

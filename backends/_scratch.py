@@ -13,6 +13,7 @@ Examples
 >>> import numpy as np
 
 from arrayconv import config
+from arrayconv.dtypes import ITEMSIZE
 
 from . import _output_pool
 >>> a, b = scratch("example", [((2, 3), np.float32), ((4,), np.intp)])
@@ -29,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from arrayconv import config
+from arrayconv.dtypes import ITEMSIZE
 
 from . import _output_pool
 
@@ -38,6 +40,8 @@ __all__ = ["scratch", "output", "release_outputs"]
 KEEP_BYTES = 16 << 20
 
 _local = threading.local()
+# the output_cache limit the pool was last given (-1: none yet)
+_kept_limit = [-1]
 
 
 def scratch(owner: str, layout: list[tuple[tuple[int, ...], Any]]) -> list[np.ndarray]:
@@ -68,7 +72,13 @@ def scratch(owner: str, layout: list[tuple[tuple[int, ...], Any]]) -> list[np.nd
 def output(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
     """An uninitialised output array whose memory, once the caller frees it, the
     next outputs may reuse (up to the ``output_cache`` setting's bytes in all)."""
-    return _output_pool.empty(shape, dtype, config.snapshot().output_cache)
+    keep = config.snapshot().output_cache
+    if keep != _kept_limit[0]:  # the setting changed: the pool follows at once
+        _output_pool.set_keep(keep)
+        _kept_limit[0] = keep
+    if math.prod(shape) * (ITEMSIZE.get(dtype) or np.dtype(dtype).itemsize) < _output_pool.MIN_KEPT_BYTES:
+        return np.empty(shape, dtype)  # never kept: NumPy's own allocator, without the handler's switch
+    return _output_pool.empty(shape, dtype)
 
 
 def release_outputs() -> None:
@@ -81,4 +91,5 @@ def release_outputs() -> None:
     >>> _output_pool.kept()
     (0, 0)
     """
-    _output_pool.release()
+    _output_pool.set_keep(0)
+    _kept_limit[0] = -1  # the next output gives the pool the setting's limit again

@@ -28,7 +28,7 @@ from arrayconv.records import ConvSpec
 from arrayconv.registry import CostModel
 
 from . import _blas_threads, _scratch
-from ._conv_gemm import best_variant, conv1d_gemm, pack_weights, packed_weights_size, scratch_size, tile_shape
+from ._conv_gemm import best_variant, conv1d_gemm, packed_weights_size, scratch_size, tile_shape
 from ._direct import conv1d_direct, conv1d_weight_grad
 
 _NO_BIAS = {name: np.zeros(0, dtype=name) for name in ("float32", "float64", "complex64", "complex128")}
@@ -77,6 +77,9 @@ _KERNEL_O_BLOCK = 96
 # (channels, then positions), so that one item or a batch of one keeps every
 # thread busy.  The split never changes a result's bits.
 _KERNEL_ITEMS_PER_THREAD = 4
+# Weights used at fewer positions than this (batch x output length) are read
+# where they are: packing them into tile panels would cost more than it saves.
+_KERNEL_PACK_MIN_POSITIONS = 1024
 # A thread's input window holds every input channel of a group (packed once
 # per item) up to this size, else one pass's channels (packed again for each
 # block of output channels).
@@ -128,6 +131,7 @@ class KernelPlan(NamedTuple):
     o_split: int
     o_block: int
     whole_window: bool  # the window holds every input channel of a group
+    pack_weights: bool  # the weights are packed into tile panels first
     window: int    # scratch values per thread
     offsets: int   # scratch offsets per thread
     stage: int     # scratch values per thread for partial sums (0: one pass)
@@ -183,9 +187,11 @@ def _kernel_plan(spec: ConvSpec, num_threads: int, variant: str) -> tuple[Kernel
         window, offsets, stage = scratch_size(*sizes, False)
     if window * itemsize > _KERNEL_MAX_WINDOW_BYTES:
         return None
+    pack = spec.batch * length_out >= _KERNEL_PACK_MIN_POSITIONS
     weights = packed_weights_size(variant, spec.out_channels, spec.in_channels_per_group * spec.kernel_size,
-                                  spec.groups)
-    plan = KernelPlan(variant, _KERNEL_ROWS, t_block, o_split, o_block, whole_window, window, offsets, stage, weights)
+                                  spec.groups) if pack else 0
+    plan = KernelPlan(variant, _KERNEL_ROWS, t_block, o_split, o_block, whole_window, pack, window, offsets, stage,
+                      weights)
     return plan, max(1, min(num_threads, items))
 
 
@@ -353,18 +359,14 @@ Kernel = Callable[[np.ndarray, np.ndarray, int], None]
 
 
 def _own_kernel(spec: ConvSpec, plan: DirectPlan, w: np.ndarray, b: np.ndarray | None) -> Kernel:
-    """The own GEMM kernel over the call's packed weights and this thread's scratch."""
-    dtype, kernel = spec.compute_dtype, plan.kernel
-    packed, window, offsets, stage = _scratch.scratch("direct", [
-        ((kernel.weights,), dtype), ((plan.threads, kernel.window), dtype), ((plan.threads, kernel.offsets), np.intp),
-        ((plan.threads, kernel.stage), dtype)])
-    pack_weights(kernel.variant, w, spec.groups, packed)
-    bias = _NO_BIAS[dtype] if b is None else b
+    """The own GEMM kernel (it packs the weights, where planned, and carves its scratch itself)."""
+    kernel = plan.kernel
+    bias = _NO_BIAS[spec.compute_dtype] if b is None else b
 
     def run(x: np.ndarray, out: np.ndarray, pad_left: int) -> None:
-        conv1d_gemm(kernel.variant, x, packed, bias, out, spec.kernel_size, spec.stride, spec.dilation, pad_left,
+        conv1d_gemm(kernel.variant, x, w, bias, out, spec.stride, spec.dilation, pad_left,
                     MODE_CODE[spec.padding_mode], spec.groups, b is not None, plan.threads, kernel.rows_per_pass,
-                    kernel.t_block, kernel.o_split, kernel.o_block, kernel.whole_window, window, offsets, stage)
+                    kernel.t_block, kernel.o_split, kernel.o_block, kernel.whole_window, kernel.pack_weights)
 
     return run
 

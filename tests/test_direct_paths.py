@@ -29,7 +29,8 @@ _SMALL_GEMM_BLOCKS = dict(_GEMM_MIN_OUT_CHANNELS=1, _GEMM_MIN_PACKED_ROWS=1, _PA
 # The own kernel with tiny blocks: several passes of input channels, several
 # items of channels and positions, several channel blocks per item.
 _SMALL_KERNEL_BLOCKS = dict(_GEMM_MIN_OUT_CHANNELS=1, _GEMM_MIN_PACKED_ROWS=1, _PARALLEL_MIN_MACS=0,
-                            _KERNEL_ROWS=5, _KERNEL_T_BLOCK=1, _KERNEL_O_BLOCK=1, _KERNEL_ITEMS_PER_THREAD=64)
+                            _KERNEL_ROWS=5, _KERNEL_T_BLOCK=1, _KERNEL_O_BLOCK=1, _KERNEL_ITEMS_PER_THREAD=64,
+                            _KERNEL_PACK_MIN_POSITIONS=0)
 PATHS = {
     "loops": dict(_GEMM_MIN_OUT_CHANNELS=10**9, _PARALLEL_MIN_MACS=0),
     "gemm": dict(_SMALL_GEMM_BLOCKS, _KERNEL=None),
@@ -42,6 +43,8 @@ EXTRA_PATHS = {
     **{f"kernel-{variant}": dict(_SMALL_KERNEL_BLOCKS, _KERNEL=variant) for variant in _conv_gemm.VARIANTS},
     # each pass's input channels packed again for each block of output channels
     "kernel-pass-windows": dict(_SMALL_KERNEL_BLOCKS, _KERNEL_WHOLE_WINDOW_BYTES=0),
+    # the weights read where they are (the tests' short calls pack them by default)
+    "kernel-unpacked": dict(_SMALL_KERNEL_BLOCKS, _KERNEL_PACK_MIN_POSITIONS=10**9),
     "kernel-default-blocks": dict(_GEMM_MIN_OUT_CHANNELS=1, _GEMM_MIN_PACKED_ROWS=1, _PARALLEL_MIN_MACS=0),
 }
 

@@ -33,15 +33,18 @@ class WorkspaceError(MemoryError):
 WorkspaceError.__module__ = "arrayconv"  # its public name: arrayconv.WorkspaceError
 
 
-def check_memory(spec: ConvSpec, workspace_bytes: int, limit: int | None, backend: str) -> None:
+def check_memory(spec: ConvSpec, workspace_bytes: int, limit: int | None, backend: str) -> bool:
     """Refuse a call whose output and workspace exceed ``limit`` bytes, before anything is allocated.
 
     ``limit`` None: the memory the system reports available now (checked only
-    for calls of 64 MiB and more, so small calls pay nothing).
+    for calls of 64 MiB and more, so small calls pay nothing).  Returns whether
+    the same call with the same ``limit`` passes again whatever the system
+    holds then (the check did not read the memory available).
     """
     needed = spec.batch * spec.output_channels * spec.length_out * ITEMSIZE[spec.compute_dtype] + workspace_bytes
     _check_bytes(needed, f"output {spec.output_shape} of {spec.compute_dtype} plus the {backend} backend's workspace",
                  limit)
+    return limit is not None or needed < _SYSTEM_CHECK_BYTES
 
 
 def check_output_memory(output_shape: tuple[int, ...], compute_dtype: str, limit: int | None) -> None:
@@ -71,9 +74,13 @@ def check_parameter_memory(parameters: dict[str, tuple[int, ...]], dtype: Any, l
                  "use fewer channels or a shorter kernel, a smaller dtype, or raise memory_limit")
 
 
+# Without a memory_limit, calls needing this many bytes or more are held to the memory available.
+_SYSTEM_CHECK_BYTES = 1 << 26
+
+
 def _check_bytes(needed: int, what: str, limit: int | None, who: str = "this call", advice: str = _CALL_ADVICE) -> None:
     if limit is None:
-        if needed < 1 << 26:
+        if needed < _SYSTEM_CHECK_BYTES:
             return
         limit = _available_memory()
         source = "the memory available now"
