@@ -237,8 +237,29 @@ static void acg_item_##T(int variant, const acg_geom *g, const SCALAR *x, const 
 #define ACG_WHEN_X86(call) ((void)0)
 #endif
 
+#define ACG_PUBLIC_WGRAD(T, SCALAR)                                                       \
+static void acg_wgrad_item_##T(int variant, const acg_geom *g, const SCALAR *x,           \
+                               const SCALAR *gy, ptrdiff_t cout_g, ptrdiff_t t_first,     \
+                               ptrdiff_t t_count, SCALAR *sums, ptrdiff_t ldsum,          \
+                               SCALAR *window, ptrdiff_t *offsets, SCALAR *gyt)           \
+{                                                                                         \
+    switch (variant) {                                                                    \
+    case ACG_AVX2: ACG_WHEN_X86(acg_wgrad_item_##T##_avx2(g, x, gy, cout_g, t_first,      \
+                                t_count, sums, ldsum, window, offsets, gyt)); break;      \
+    case ACG_AVX512: ACG_WHEN_X86(acg_wgrad_item_##T##_avx512(g, x, gy, cout_g, t_first,  \
+                                  t_count, sums, ldsum, window, offsets, gyt)); break;    \
+    case ACG_WIDE_ON_AVX2: ACG_WHEN_X86(acg_wgrad_item_##T##_wide(g, x, gy, cout_g,       \
+                                        t_first, t_count, sums, ldsum, window, offsets,   \
+                                        gyt)); break;                                     \
+    default: acg_wgrad_item_##T##_base(g, x, gy, cout_g, t_first, t_count, sums, ldsum,   \
+                                       window, offsets, gyt);                             \
+    }                                                                                     \
+}
+
 ACG_PUBLIC(f32, float)
 ACG_PUBLIC(f64, double)
+ACG_PUBLIC_WGRAD(f32, float)
+ACG_PUBLIC_WGRAD(f64, double)
 
 #else /* no vector extensions */
 #define ACG_AVAILABLE 0
@@ -261,6 +282,15 @@ static void acg_item_##T(int variant, const acg_geom *g, const SCALAR *x, const 
   (void)stage; }
 ACG_NEVER(f32, float)
 ACG_NEVER(f64, double)
+#define ACG_NEVER_WGRAD(T, SCALAR)                                                        \
+static void acg_wgrad_item_##T(int variant, const acg_geom *g, const SCALAR *x,           \
+                               const SCALAR *gy, ptrdiff_t cout_g, ptrdiff_t t_first,     \
+                               ptrdiff_t t_count, SCALAR *sums, ptrdiff_t ldsum,          \
+                               SCALAR *window, ptrdiff_t *offsets, SCALAR *gyt)           \
+{ (void)variant; (void)g; (void)x; (void)gy; (void)cout_g; (void)t_first; (void)t_count;  \
+  (void)sums; (void)ldsum; (void)window; (void)offsets; (void)gyt; }
+ACG_NEVER_WGRAD(f32, float)
+ACG_NEVER_WGRAD(f64, double)
 #endif
 
 #endif

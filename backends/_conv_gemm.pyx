@@ -58,6 +58,12 @@ cdef extern from "_conv_gemm.h" nogil:
                       int packed, const float *bias, float *y, Py_ssize_t o_first, Py_ssize_t o_count,
                       Py_ssize_t t_first, Py_ssize_t t_count, Py_ssize_t o_block,
                       float *window, Py_ssize_t *offsets, float *stage)
+    void acg_wgrad_item_f32(int variant, const acg_geom *g, const float *x, const float *gy,
+                            Py_ssize_t cout_g, Py_ssize_t t_first, Py_ssize_t t_count, float *sums,
+                            Py_ssize_t ldsum, float *window, Py_ssize_t *offsets, float *gyt)
+    void acg_wgrad_item_f64(int variant, const acg_geom *g, const double *x, const double *gy,
+                            Py_ssize_t cout_g, Py_ssize_t t_first, Py_ssize_t t_count, double *sums,
+                            Py_ssize_t ldsum, double *window, Py_ssize_t *offsets, double *gyt)
     void acg_item_f64(int variant, const acg_geom *g, const double *x, const double *a,
                       int packed, const double *bias, double *y, Py_ssize_t o_first, Py_ssize_t o_count,
                       Py_ssize_t t_first, Py_ssize_t t_count, Py_ssize_t o_block,
@@ -254,4 +260,105 @@ def conv1d_gemm(
                           <Py_ssize_t *>(own + thread * per_thread + window_bytes),
                           <real_t *>(own + thread * per_thread + window_bytes + offsets_bytes)
                           if stage_bytes else NULL)
+        acb_release(block, owned, _KEEP_SCRATCH)
+
+
+# --------------------------------------------------------------------------
+# The weight gradient
+
+
+def weight_grad_columns(str variant, Py_ssize_t itemsize, Py_ssize_t out_channels_per_group):
+    """Columns of a weight gradient's sums: the group's output channels in whole tiles."""
+    cdef Py_ssize_t nr = acg_tile_cols(VARIANTS[variant], itemsize)
+    return (out_channels_per_group + nr - 1) // nr * nr
+
+
+cdef void _wgrad_part(int code, const acg_geom *g, const real_t[:, :, ::1] x,
+                      const real_t[:, :, ::1] gy, real_t[:, :, :, ::1] sums, Py_ssize_t part,
+                      Py_ssize_t first, Py_ssize_t last, Py_ssize_t groups, Py_ssize_t cout_g,
+                      Py_ssize_t t_block, Py_ssize_t t_blocks, real_t *window,
+                      Py_ssize_t *offsets, real_t *gyt) noexcept nogil:
+    # items first to last, in order: item = (n * groups + group) * t_blocks + block
+    cdef Py_ssize_t item, block, group, n, t_first
+    for item in range(first, last):
+        block = item % t_blocks
+        group = (item // t_blocks) % groups
+        n = item // (t_blocks * groups)
+        t_first = block * t_block
+        if real_t is float:
+            acg_wgrad_item_f32(code, g, &x[n, group * g.cin_g, 0], &gy[n, group * cout_g, 0], cout_g,
+                               t_first, min(t_block, g.length_out - t_first), &sums[part, group, 0, 0],
+                               sums.shape[3], window, offsets, gyt)
+        else:
+            acg_wgrad_item_f64(code, g, &x[n, group * g.cin_g, 0], &gy[n, group * cout_g, 0], cout_g,
+                               t_first, min(t_block, g.length_out - t_first), &sums[part, group, 0, 0],
+                               sums.shape[3], window, offsets, gyt)
+
+
+def conv1d_weight_grad_gemm(
+    str variant,
+    const real_t[:, :, ::1] x,
+    const real_t[:, :, ::1] gy,
+    real_t[:, :, :, ::1] sums,
+    Py_ssize_t ksize,
+    Py_ssize_t stride,
+    Py_ssize_t dilation,
+    Py_ssize_t pad_left,
+    int mode,
+    Py_ssize_t groups,
+    int num_threads,
+    Py_ssize_t kc,
+    Py_ssize_t t_block,
+):
+    """Add ``sum_{n, t} x_r[n, t] * gy[n, o, t]`` into ``sums`` (parts, groups, C_in/g * K,
+    columns): part p sums the items (batch element, group, block of ``t_block``
+    positions) from p * ceil(items / parts) on, in order, so the caller adding
+    the parts in order gets bits fixed by the shapes.  ``sums`` is zeroed by the
+    caller, its columns ``weight_grad_columns`` (output channel o at column o).
+    """
+    cdef int code = VARIANTS[variant]
+    cdef Py_ssize_t cout_g = gy.shape[1] // groups if groups else 0
+    cdef Py_ssize_t cin_g = x.shape[1] // groups if groups else 0
+    cdef Py_ssize_t length_out = gy.shape[2]
+    cdef Py_ssize_t itemsize = sizeof(real_t)
+    cdef Py_ssize_t nr = acg_tile_cols(code, itemsize)
+    cdef acg_geom g = _geometry(x.shape[2], length_out, cin_g, ksize, stride, dilation,
+                                pad_left, mode, kc, 0)
+    cdef Py_ssize_t parts = sums.shape[0]
+    cdef Py_ssize_t t_blocks, items, per_part, part, window_bytes, offsets_bytes, gyt_bytes, per_thread
+    cdef char *block
+    cdef int owned, thread
+    if x.shape[0] * cin_g * cout_g * length_out == 0 or parts == 0:
+        return
+    if (t_block <= 0 or kc <= 0 or sums.shape[1] < groups or sums.shape[2] < cin_g * ksize
+            or sums.shape[3] < cout_g or sums.shape[3] % nr):
+        raise ValueError("conv1d_weight_grad_gemm: the blocks or sums do not fit the call")
+    g.window_channels = acg_pass_channels(&g)
+    t_blocks = (length_out + t_block - 1) // t_block
+    items = x.shape[0] * groups * t_blocks
+    per_part = (items + parts - 1) // parts
+    num_threads = max(1, min(num_threads, openmp.omp_get_max_threads(), parts))
+    window_bytes = _aligned(acg_window_values(&g, g.window_channels, t_block, nr, itemsize) * itemsize)
+    offsets_bytes = _aligned(acg_offset_count(&g) * sizeof(Py_ssize_t))
+    gyt_bytes = _aligned(t_block * sums.shape[3] * itemsize)
+    per_thread = window_bytes + offsets_bytes + gyt_bytes
+    block = <char *>acb_get(num_threads * per_thread, &owned)
+    if block == NULL:
+        raise MemoryError("conv1d_weight_grad_gemm: no memory for the threads' scratch")
+    with nogil:
+        if num_threads == 1:
+            for part in range(parts):
+                _wgrad_part(code, &g, x, gy, sums, part, part * per_part, min(items, (part + 1) * per_part),
+                            groups, cout_g, t_block, t_blocks, <real_t *>block,
+                            <Py_ssize_t *>(block + window_bytes),
+                            <real_t *>(block + window_bytes + offsets_bytes))
+        else:
+            with parallel(num_threads=num_threads):
+                thread = openmp.omp_get_thread_num()
+                for part in prange(parts, schedule="static"):
+                    _wgrad_part(code, &g, x, gy, sums, part, part * per_part,
+                                min(items, (part + 1) * per_part), groups, cout_g, t_block, t_blocks,
+                                <real_t *>(block + thread * per_thread),
+                                <Py_ssize_t *>(block + thread * per_thread + window_bytes),
+                                <real_t *>(block + thread * per_thread + window_bytes + offsets_bytes))
         acb_release(block, owned, _KEEP_SCRATCH)

@@ -213,6 +213,107 @@ ACG_NAME(acg_item_)(const acg_geom *g, const T *x, const T *a, int packed, const
     }
 }
 
+/* ----------------------------------------------------------------------------
+ * The weight gradient: sums[r, o] += sum_t x_r[t] * gy[o, t], a tile of MR
+ * reduction rows r (their samples broadcast from the input window) by NR
+ * output channels o (vectors of the item's output gradient, transposed).
+ */
+#define ACG_WPOINTER(o) const T *p##o = o < mr ? rowp[o] : rowp[0];
+#define ACG_WLOAD(o)                                                                      \
+    if (o < mr) {                                                                         \
+        memcpy(&acc##o##a, sums + o * ldsum, sizeof(VT));                                 \
+        memcpy(&acc##o##b, sums + o * ldsum + VL, sizeof(VT));                            \
+    }
+#define ACG_WFMA(o)                                                                       \
+    if (o < mr) {                                                                         \
+        const T v = p##o[t];                                                              \
+        acc##o##a += v * b0;                                                              \
+        acc##o##b += v * b1;                                                              \
+    }
+#define ACG_WSTORE(o)                                                                     \
+    if (o < mr) {                                                                         \
+        memcpy(sums + o * ldsum, &acc##o##a, sizeof(VT));                                 \
+        memcpy(sums + o * ldsum + VL, &acc##o##b, sizeof(VT));                            \
+    }
+
+/* sums[i, 0:NR] += sum_{t < count} rowp[i][t] * b[t * ldb + 0:NR] for i < mr (a
+ * constant once inlined), the rows of sums ldsum apart. */
+ACG_TARGET static inline __attribute__((always_inline)) void
+ACG_NAME(acg_wtile_)(ptrdiff_t count, const T *const *rowp, const T *restrict b, ptrdiff_t ldb,
+                     T *restrict sums, ptrdiff_t ldsum, const int mr)
+{
+    ACG_REPEAT12(ACG_DECLARE)
+    ACG_REPEAT12(ACG_WPOINTER)
+    ACG_REPEAT12(ACG_WLOAD)
+    for (ptrdiff_t t = 0; t < count; t++) {
+        VT b0, b1;
+        memcpy(&b0, b + t * ldb, sizeof(VT));
+        memcpy(&b1, b + t * ldb + VL, sizeof(VT));
+        ACG_REPEAT12(ACG_WFMA)
+    }
+    ACG_REPEAT12(ACG_WSTORE)
+}
+
+#define ACG_WCASE(m)                                                                      \
+    case m:                                                                               \
+        if (m <= MR) ACG_NAME(acg_wtile_)(count, rowp, b, ldb, sums, ldsum, m);           \
+        break;
+
+ACG_TARGET static void
+ACG_NAME(acg_wtile_rows_)(ptrdiff_t count, const T *const *rowp, const T *b, ptrdiff_t ldb,
+                          T *sums, ptrdiff_t ldsum, int mr)
+{
+    switch (mr) {
+    ACG_WCASE(12) ACG_WCASE(11) ACG_WCASE(10) ACG_WCASE(9) ACG_WCASE(8) ACG_WCASE(7)
+    ACG_WCASE(6) ACG_WCASE(5) ACG_WCASE(4) ACG_WCASE(3) ACG_WCASE(2) ACG_WCASE(1)
+    }
+}
+
+/*
+ * One work item of the weight gradient: positions [t_first, t_first + t_count)
+ * of one batch element and group, added into sums (C_in/g * K rows of ldsum
+ * values, ldsum a multiple of NR: output channel o at column o).  x: the
+ * group's first input row; gy: the group's first output-gradient row (rows
+ * length_out apart).  The input channels pass g->kc / K at a time.  Scratch
+ * of the calling thread: window (acg_window_values, one pass's channels),
+ * offsets (acg_offset_count) and gyt (t_count rows of ldsum: gy transposed,
+ * zero past the group's output channels).
+ */
+ACG_TARGET static void
+ACG_NAME(acg_wgrad_item_)(const acg_geom *g, const T *x, const T *gy, ptrdiff_t cout_g,
+                          ptrdiff_t t_first, ptrdiff_t t_count, T *sums, ptrdiff_t ldsum,
+                          T *window, ptrdiff_t *offsets, T *gyt)
+{
+    const ptrdiff_t ksize = g->ksize, stride = g->stride, cin_g = g->cin_g, ldy = g->length_out;
+    const ptrdiff_t chunk = acg_pass_channels(g);
+    const ptrdiff_t width = (t_count + NR - 1) / NR * NR + (ksize - 1) * g->dilation / stride;
+    const ptrdiff_t ldw = acg_window_pitch(width, sizeof(T));
+    for (ptrdiff_t o = 0; o < ldsum; o++) {
+        const T *row = gy + o * ldy + t_first;
+        if (o < cout_g)
+            for (ptrdiff_t t = 0; t < t_count; t++) gyt[t * ldsum + o] = row[t];
+        else
+            for (ptrdiff_t t = 0; t < t_count; t++) gyt[t * ldsum + o] = 0;
+    }
+    for (ptrdiff_t c0 = 0; c0 < cin_g; c0 += chunk) {
+        const ptrdiff_t cc = cin_g - c0 < chunk ? cin_g - c0 : chunk;
+        const ptrdiff_t r0 = c0 * ksize, kc = cc * ksize;
+        ACG_NAME(acg_pack_window_)(g, x, c0, cc, t_first, width, ldw, window);
+        for (ptrdiff_t r = 0; r < kc; r++) {
+            const ptrdiff_t c = r / ksize, shift = (r % ksize) * g->dilation;
+            offsets[r] = (c * stride + shift % stride) * ldw + shift / stride;
+        }
+        for (ptrdiff_t rb = 0; rb < kc; rb += MR) {
+            const int mr = (int)(kc - rb < MR ? kc - rb : MR);
+            const T *rowp[MR];
+            for (int i = 0; i < MR; i++) rowp[i] = window + offsets[rb + (i < mr ? i : 0)];
+            for (ptrdiff_t ob = 0; ob < ldsum; ob += NR)
+                ACG_NAME(acg_wtile_rows_)(t_count, rowp, gyt + ob, ldsum, sums + (r0 + rb) * ldsum + ob,
+                                          ldsum, mr);
+        }
+    }
+}
+
 /* packed[((g * blocks + b) * rows + r) * MR + i] = w[g * cout_g + b * MR + i, r]
  * (zero past the group's last output channel), blocks = ceil(cout_g / MR). */
 static __attribute__((unused)) void
@@ -236,6 +337,11 @@ ACG_NAME(acg_pack_weights_)(const T *w, ptrdiff_t cout, ptrdiff_t rows, ptrdiff_
 }
 
 #undef ACG_CASE
+#undef ACG_WCASE
+#undef ACG_WSTORE
+#undef ACG_WFMA
+#undef ACG_WLOAD
+#undef ACG_WPOINTER
 #undef ACG_REPEAT12
 #undef ACG_STORE
 #undef ACG_FMA

@@ -28,7 +28,8 @@ from arrayconv.records import ConvSpec
 from arrayconv.registry import CostModel
 
 from . import _blas_threads, _scratch
-from ._conv_gemm import best_variant, conv1d_gemm, packed_weights_size, scratch_size, tile_shape
+from ._conv_gemm import (best_variant, conv1d_gemm, conv1d_weight_grad_gemm, packed_weights_size, scratch_size,
+                          tile_shape, weight_grad_columns)
 from ._direct import conv1d_direct, conv1d_weight_grad
 
 _NO_BIAS = {name: np.zeros(0, dtype=name) for name in ("float32", "float64", "complex64", "complex128")}
@@ -151,12 +152,16 @@ class DirectPlan(NamedTuple):
 
 
 class WeightGradPlan(NamedTuple):
-    """How a weight gradient runs: threads, packed block (columns 0: loops) and the parts its sum is split in."""
+    """How a weight gradient runs: threads, the parts its sum is split in, and the
+    path's blocks: the own kernel's variant and positions per item, or the BLAS
+    path's packed block (columns 0: the loops path)."""
 
     threads: int
-    columns: int
+    columns: int  # the BLAS path's packed block, or the own kernel's sum columns
     rows: int
     parts: int
+    kernel: str | None = None
+    t_block: int = 0
 
 
 def _kernel_plan(spec: ConvSpec, num_threads: int, variant: str) -> tuple[KernelPlan, int] | None:
@@ -225,8 +230,8 @@ _WGRAD_KERNELS = {
 
 
 @functools.lru_cache(maxsize=512)
-def _weight_grad_plan(spec: ConvSpec, configured_threads: int) -> WeightGradPlan:
-    """The threads, packed block and parts of a weight gradient.
+def _weight_grad_plan(spec: ConvSpec, configured_threads: int, variant: str | None) -> WeightGradPlan:
+    """The path, threads, blocks and parts of a weight gradient (``variant``: the own kernel's, or None).
 
     The parts, like the blocks, depend on the shapes alone.
     """
@@ -235,6 +240,16 @@ def _weight_grad_plan(spec: ConvSpec, configured_threads: int) -> WeightGradPlan
         return WeightGradPlan(threads=max(1, min(num_threads, spec.out_channels)), columns=0, rows=0, parts=0)
     itemsize = np.dtype(spec.compute_dtype).itemsize
     packed_rows = spec.in_channels_per_group * spec.kernel_size
+    if variant is not None and spec.compute_dtype in _KERNEL_DTYPES:
+        window = scratch_size(variant, itemsize, spec.in_channels_per_group, spec.kernel_size, spec.stride,
+                              spec.dilation, _KERNEL_ROWS, _KERNEL_T_BLOCK, tile_shape(variant, itemsize)[0], False)[0]
+        if window * itemsize <= _KERNEL_MAX_WINDOW_BYTES:
+            columns = weight_grad_columns(variant, itemsize, spec.out_channels_per_group)
+            items = spec.batch * spec.groups * -(-spec.length_out // _KERNEL_T_BLOCK)
+            part_bytes = spec.groups * packed_rows * columns * itemsize
+            parts = max(1, min(_WGRAD_PARTS, items, max(2, _WGRAD_PARTS_BYTES // part_bytes)))
+            return WeightGradPlan(threads=max(1, min(num_threads, parts)), columns=columns, rows=packed_rows,
+                                  parts=parts, kernel=variant, t_block=_KERNEL_T_BLOCK)
     rows = min(packed_rows, _BLOCK_MAX_ROWS)
     cols = max(1, min(spec.length_out, max(_BLOCK_MIN_COLS, _BLOCK_BYTES // (rows * itemsize))))
     items = spec.batch * spec.groups * -(-spec.length_out // cols)
@@ -314,9 +329,15 @@ class DirectBackend(CostModel):
         """Bytes a weight gradient allocates besides its result: packing blocks and part sums."""
         if spec.is_empty:
             return 0
-        num_threads, cols, rows, parts = _weight_grad_plan(spec, threads.get())
+        plan = _weight_grad_plan(spec, threads.get(), _KERNEL)
+        itemsize = np.dtype(spec.compute_dtype).itemsize
+        if plan.kernel is not None:
+            window, offsets, _ = scratch_size(plan.kernel, itemsize, spec.in_channels_per_group, spec.kernel_size,
+                                              spec.stride, spec.dilation, _KERNEL_ROWS, plan.t_block, 1, False)
+            sums = plan.parts * spec.groups * plan.rows * plan.columns
+            return (sums + plan.threads * (window + plan.t_block * plan.columns)) * itemsize + plan.threads * offsets * 8
         weight = spec.out_channels * spec.in_channels_per_group * spec.kernel_size
-        return (num_threads * cols * rows + max(0, parts - 1) * weight) * np.dtype(spec.compute_dtype).itemsize
+        return (plan.threads * plan.columns * plan.rows + max(0, plan.parts - 1) * weight) * itemsize
 
     def run_weight_grad(self, spec: ConvSpec, x: np.ndarray, grad_output: np.ndarray) -> np.ndarray:
         """``sum_{n, l} grad_output[n, o, l] * x[n, c, l * stride + k * dilation - pad_left]``:
@@ -337,7 +358,10 @@ class DirectBackend(CostModel):
                 last = min(first + step, spec.batch)
                 grad += self.run_weight_grad(spec._replace(batch=last - first), x[first:last], grad_output[first:last])
             return grad
-        num_threads, cols, rows, parts = _weight_grad_plan(spec, threads.get())
+        plan = _weight_grad_plan(spec, threads.get(), _KERNEL)
+        if plan.kernel is not None:
+            return _own_weight_grad(spec, plan, x, grad_output)
+        num_threads, cols, rows, parts = plan[:4]
         work = np.empty((num_threads, cols * rows), dtype=dtype) if cols else _NO_WORK[dtype]
         sums = np.zeros((parts - 1, grad.size), dtype=dtype) if parts > 1 else _NO_WORK[dtype][:0]
         # the BLAS on one thread: its own threads could change the sums' order
@@ -352,6 +376,21 @@ class DirectBackend(CostModel):
         for part in sums:  # in order: the bits do not depend on the thread count
             grad += part.reshape(grad.shape)
         return grad
+
+
+def _own_weight_grad(spec: ConvSpec, plan: WeightGradPlan, x: np.ndarray, grad_output: np.ndarray) -> np.ndarray:
+    """The weight gradient on the own kernel: its parts (each the sum of a fixed run of
+    items) added in order, so that the bits depend on the shapes alone."""
+    sums = np.zeros((plan.parts, spec.groups, plan.rows, plan.columns), dtype=spec.compute_dtype)
+    conv1d_weight_grad_gemm(plan.kernel, x, grad_output, sums, spec.kernel_size, spec.stride, spec.dilation,
+                            spec.pad_left, MODE_CODE[spec.padding_mode], spec.groups, plan.threads, _KERNEL_ROWS,
+                            plan.t_block)
+    total = sums[0]
+    for part in sums[1:]:
+        total += part
+    # (groups, C_in/g * K, columns) -> (C_out, C_in/g, K)
+    by_channel = total[:, :, : spec.out_channels_per_group].transpose(0, 2, 1)
+    return np.ascontiguousarray(by_channel).reshape(spec.out_channels, spec.in_channels_per_group, spec.kernel_size)
 
 
 # A kernel call over part of a call: (input slice, output slice, pad_left of the slice).

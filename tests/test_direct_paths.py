@@ -18,8 +18,10 @@ from hypothesis import given
 
 import arrayconv
 from arrayconv.backends import direct
-from oracle import assert_matches_torch, reference, assert_close
+from hypothesis import strategies as st
+from oracle import _WIDE, assert_matches_torch, reference, assert_close
 from strategies import conv_cases
+from test_gradients import _conv1d_scales, _torch_conv1d_grads, _valid_conv
 
 from arrayconv.backends import _conv_gemm
 
@@ -30,7 +32,7 @@ _SMALL_GEMM_BLOCKS = dict(_GEMM_MIN_OUT_CHANNELS=1, _GEMM_MIN_PACKED_ROWS=1, _PA
 # items of channels and positions, several channel blocks per item.
 _SMALL_KERNEL_BLOCKS = dict(_GEMM_MIN_OUT_CHANNELS=1, _GEMM_MIN_PACKED_ROWS=1, _PARALLEL_MIN_MACS=0,
                             _KERNEL_ROWS=5, _KERNEL_T_BLOCK=1, _KERNEL_O_BLOCK=1, _KERNEL_ITEMS_PER_THREAD=64,
-                            _KERNEL_PACK_MIN_POSITIONS=0)
+                            _KERNEL_PACK_MIN_POSITIONS=0, _WGRAD_PARTS=3)
 PATHS = {
     "loops": dict(_GEMM_MIN_OUT_CHANNELS=10**9, _PARALLEL_MIN_MACS=0),
     "gemm": dict(_SMALL_GEMM_BLOCKS, _KERNEL=None),
@@ -63,6 +65,7 @@ def forced(path, num_threads=2):
     for name, value in settings.items():
         setattr(direct, name, value)
     direct._plan.cache_clear()
+    direct._weight_grad_plan.cache_clear()
     arrayconv.threads.set_num_threads(num_threads)
     try:
         yield
@@ -70,6 +73,7 @@ def forced(path, num_threads=2):
         for name, value in saved.items():
             setattr(direct, name, value)
         direct._plan.cache_clear()
+        direct._weight_grad_plan.cache_clear()
         arrayconv.threads.set_num_threads(None)
 
 
@@ -87,6 +91,25 @@ def test_kernel_matches_torch_at_every_tile_edge(path, case):
     and up to 120 outputs (tails of 8-, 16- and 32-position tiles), every variant."""
     with forced(path):
         assert_matches_torch(case, "direct")
+
+
+@pytest.mark.parametrize("path", ["kernel", "gemm", *EXTRA_PATHS])
+@given(case=conv_cases(same_dtype=True, dtypes=("float32", "float64"), max_length=80, max_in_per_group=6,
+                       max_out_per_group=26), seed=st.integers(0, 2**32 - 1))
+def test_weight_gradient_matches_torch_on_every_path(path, case, seed):
+    """The weight gradient on the own kernel (tiny blocks: many items in several parts,
+    several passes) and on the BLAS path, in every variant, against torch.autograd."""
+    out_shape = _valid_conv(case)
+    if out_shape is None:
+        return
+    gy = np.random.default_rng(seed).standard_normal(tuple(out_shape)).astype(case.x.dtype)
+    with forced(path):
+        if path.startswith("kernel"):
+            direct._KERNEL_T_BLOCK = 7  # many items (restored by forced, which saved it)
+        (grad,) = arrayconv.conv1d_backward(gy, case.x, case.w, case.stride, case.padding, case.dilation,
+                                            case.groups, case.padding_mode, needs=("weight",), backend="direct")[1:2]
+    expected = _torch_conv1d_grads(case, gy, _WIDE[case.x.dtype.name])[1]
+    assert_close(grad, expected, _conv1d_scales(case, gy)[1], case.x.dtype.name)
 
 
 @pytest.mark.parametrize("path", PATHS)
