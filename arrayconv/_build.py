@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib.machinery
 import pathlib
+import re
 import warnings
 
 __all__ = ["stale_sources", "warn_if_stale"]
@@ -31,11 +32,33 @@ def _compiled_modules(folder: pathlib.Path) -> list[pathlib.Path]:
     return sorted({path for suffix in importlib.machinery.EXTENSION_SUFFIXES for path in folder.glob(f"*{suffix}")})
 
 
+# `cdef extern from "x.h"` in a .pyx, `#include "x.h"` in a header
+_INCLUDE = re.compile(r'^\s*(?:cdef\s+extern\s+from|#\s*include)\s+"([^"]+\.h)"', re.MULTILINE)
+
+
+def _headers(source: pathlib.Path) -> list[pathlib.Path]:
+    """The headers of ``source``'s folder that it includes, directly or through another header."""
+    found: list[pathlib.Path] = []
+    pending = [source]
+    while pending:
+        try:
+            text = pending.pop().read_text(errors="replace")
+        except OSError:
+            continue
+        for name in _INCLUDE.findall(text):
+            header = source.parent / name
+            if header.exists() and header not in found:
+                found.append(header)
+                pending.append(header)
+    return found
+
+
 def stale_sources(root: pathlib.Path) -> list[tuple[pathlib.Path, pathlib.Path]]:
     """``(source, compiled)`` pairs of the checkout at ``root`` whose source is newer.
 
     A compiled module's sources are the .py or .pyx file of its name and, for
-    a .pyx, the C headers in its folder (the kernels include them).
+    a .pyx, the C headers of its folder it includes (directly or through
+    another header).
     """
     stale = []
     for relative in _COMPILED_FOLDERS:
@@ -46,7 +69,7 @@ def stale_sources(root: pathlib.Path) -> list[tuple[pathlib.Path, pathlib.Path]]
             stem = compiled.name.split(".", 1)[0]
             sources = [folder / f"{stem}.py", folder / f"{stem}.pyx"]
             if sources[1].exists():
-                sources += sorted(folder.glob("*.h"))
+                sources += _headers(sources[1])
             try:
                 built = compiled.stat().st_mtime
                 stale += [(source, compiled) for source in sources if source.exists() and source.stat().st_mtime > built]

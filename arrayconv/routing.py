@@ -40,22 +40,23 @@ TERMS: dict[str, str] = {
     "cupy_fft_point": "n*log2(n) of a float32 cuFFT transform of length n",
 }
 
-# Seconds per unit, fitted by `python -m arrayconv tune` (2 threads, the
-# machine of docs/benchmarks.md; median prediction error 5% direct, 15% fft).
-# The sweep never reaches the fft's GEMM contraction (groups of 512 x 512 and
-# more), which measured as fast as the tiled one there: same constant.
+# Seconds per unit, fitted by `python -m arrayconv tune --rounds 7` (2 threads,
+# the 2-core AMD EPYC Zen 3 of docs/benchmarks.md, 2026-12-06, after the
+# direct backend's own GEMM kernel; median prediction error 10% direct, 15%
+# fft). The sweep never reaches the fft's GEMM contraction (groups of 512 x
+# 512 and more), which measured as fast as the tiled one there: same constant.
 DEFAULTS: dict[str, float] = {
-    "direct_call": 8.45e-6,
-    "direct_gemm_mac": 1.83e-11,
-    "direct_loops_mac": 3.77e-11,
-    "fft_call": 5.73e-5,
-    "fft_transform": 4.25e-10,
+    "direct_call": 2.01e-5,
+    "direct_gemm_mac": 3.53e-11,
+    "direct_loops_mac": 4.84e-11,
+    "fft_call": 1.22e-4,
+    "fft_transform": 1.30e-9,
     # pocketfft measured 1.3-1.5x MKL's time per transform (tune on both engines,
-    # Zen 3, and lengths 1024-4096 on one thread; docs/benchmarks.md)
-    "fft_pocketfft_transform": 5.9e-10,
-    "fft_copy": 9.61e-10,
-    "fft_contract_gemm_mac": 1.67e-10,
-    "fft_contract_tiles_mac": 1.67e-10,
+    # Zen 3, and lengths 1024-4096 on one thread; docs/benchmarks.md): 1.39x
+    "fft_pocketfft_transform": 1.81e-9,
+    "fft_copy": 2.24e-9,
+    "fft_contract_gemm_mac": 9.65e-10,
+    "fft_contract_tiles_mac": 9.65e-10,
     # the generic backend is a fallback: priced so that a dedicated backend
     # able to run a call is always cheaper
     "array_api_call": 1e-3,
