@@ -9,8 +9,10 @@ went from 6 ms to 95-156 ms on two threads with one core busy elsewhere.  A
 thread that sleeps at once, on the other hand, must be woken for the next
 call, which costs tens to hundreds of microseconds on a virtual machine: a
 2-thread call of 150 us took longer than on one thread.  So arrayconv's
-runtime spins briefly, about a tenth of a millisecond (``GOMP_SPINCOUNT``),
-and then sleeps, unless told otherwise:
+runtime spins briefly, some ten microseconds (``GOMP_SPINCOUNT``): long
+enough for the next of back-to-back calls, short enough that a machine's
+busy core is not held (ten times longer let the FFT cases take 1.6-2.5x
+their quiet time beside a busy core); then it sleeps.  Unless told otherwise:
 
 * ``ARRAYCONV_WAIT_POLICY=brief``, ``passive`` (sleep at once) or ``active``
   (spin) before arrayconv is imported chooses for arrayconv's runtime alone;
@@ -38,8 +40,8 @@ import warnings
 __all__ = ["before_loading", "after_loading", "describe"]
 
 # What each choice sets in the environment the runtime reads (None: unset).
-# libgomp counts about 100,000 spins per millisecond: 10,000 is about 0.1 ms.
-_BRIEF_SPINS = "10000"
+# libgomp counts about 100,000 spins per millisecond: 1,000 is about 10 us.
+_BRIEF_SPINS = "1000"
 _CHOICES = {
     "brief": {"OMP_WAIT_POLICY": None, "GOMP_SPINCOUNT": _BRIEF_SPINS},
     "passive": {"OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": None},
@@ -81,7 +83,7 @@ def before_loading() -> None:
     _state.update(
         policy=chosen or "brief",
         reason="environment variable ARRAYCONV_WAIT_POLICY" if chosen else
-        "arrayconv's default: idle threads spin about 0.1 ms for the next call, then sleep, so a busy "
+        "arrayconv's default: idle threads spin about 10 us for the next call, then sleep, so a busy "
         "machine is not held up for long (ARRAYCONV_WAIT_POLICY=passive sleeps at once, active spins)",
         set_here=True, saved={name: os.environ.get(name) for name in _VARIABLES},
     )
