@@ -12,9 +12,10 @@
  * A tile of MR output channels x NR positions lives in 2 * MR vector registers
  * for a whole pass over a chunk of input channels (kc / K of them, all K taps
  * each: up to kc reduction rows): each row loads NR input samples (two
- * vectors) and broadcasts MR weights from the weights packed once per call
- * into MR-wide panels (acg_pack_weights_*).  The samples come from the item's
- * input window, copied once per chunk (acg_pack_window_): each input channel
+ * vectors) and broadcasts MR weights, from the weights packed once per call
+ * into MR-wide panels (acg_pack_weights_*) or, for calls too short to repay
+ * that, from the caller's rows.  The samples come from the item's input
+ * window, copied once per item or pass (acg_pack_window_): each input channel
  * split into its `stride` phases, the padding mode applied at the ends, rows
  * an odd number of cache lines apart.  There, tap k of channel c for output t
  * is window row (c, k * dilation mod stride) at t + k * dilation / stride, so
@@ -26,6 +27,12 @@
  * by the shapes, each row in turn, by fused multiply-adds where the CPU has
  * them) whatever the tile, item or thread that computes it: the results are
  * bitwise the same for any thread count and any split into items.
+ *
+ * The weight gradient (acg_wgrad_item_*) uses the same windows and tiles with
+ * the roles turned: MR reduction rows (their samples broadcast from the
+ * window) by NR output channels (the output gradient, transposed per item),
+ * summed over the item's positions into a part of the sum that the caller
+ * adds up in a fixed order.
  *
  * Variants (ACG_*): AVX-512 (MR 12, NR 32 for float32, 16 for float64), AVX2
  * with FMA (MR 6, NR 16 / 8) and the build's baseline vectors (MR 6, NR 8 / 4);

@@ -253,7 +253,7 @@ def conv1d_gemm(
         else:
             with parallel(num_threads=num_threads):
                 thread = openmp.omp_get_thread_num()
-                for item in prange(items, schedule="static"):
+                for item in prange(items, schedule="dynamic"):
                     _item(code, &g, x, weights, pack_weights, bias_data, out, item, groups, cout_g, o_split,
                           splits, t_block, t_blocks, o_block, weights_per_group,
                           <real_t *>(own + thread * per_thread),
@@ -355,7 +355,7 @@ def conv1d_weight_grad_gemm(
         else:
             with parallel(num_threads=num_threads):
                 thread = openmp.omp_get_thread_num()
-                for part in prange(parts, schedule="static"):
+                for part in prange(parts, schedule="dynamic"):
                     _wgrad_part(code, &g, x, gy, sums, part, part * per_part,
                                 min(items, (part + 1) * per_part), groups, cout_g, t_block, t_blocks,
                                 <real_t *>(block + thread * per_thread),
