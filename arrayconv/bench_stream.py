@@ -111,14 +111,29 @@ def time_fir(case: FirCase = FIR, rounds: int = 3) -> dict[str, float]:
     def whole() -> None:
         conv1d(x, w, padding="causal")
 
-    times = {}
-    for name, run in (("stream", streamed), ("whole", whole)):
-        run()
-        times[name] = float(np.median([_seconds(run) for _ in range(rounds)]))
+    runs = {"stream": streamed, "whole": whole}
     try:
         from scipy import signal
     except ImportError:
-        return times
+        signal = None
+    if signal is not None:
+        taps = w[0, 0, ::-1].copy()  # lfilter convolves; conv1d correlates
+
+        def lfilter() -> None:
+            zi = np.zeros(case.kernel - 1)
+            for start in bounds:
+                _, zi = signal.lfilter(taps, [1.0], x[0, 0, start:start + case.chunk], zi=zi)
+
+        runs["lfilter"] = lfilter
+    streamed()  # warm up: MKL's first transforms (lfilter has nothing to warm)
+    whole()
+    # the three in turn, round after round, so that a change of the machine's speed
+    # during the run falls on all of them
+    samples: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(rounds):
+        for name, run in runs.items():
+            samples[name].append(_seconds(run))
+    return {name: float(np.median(values)) for name, values in samples.items()}
     taps = w[0, 0, ::-1].copy()  # lfilter convolves; conv1d correlates
 
     def lfilter() -> None:

@@ -78,6 +78,11 @@ class MKLEngine:
         # the limit itself, not a generator around it: streams enter this once per push
         return _mkl_runtime.ThreadLimit(count)
 
+    def dfti_addresses(self) -> dict[str, int] | None:
+        """MKL's DFTI entry points, for compiled callers that commit their own descriptors."""
+        _ = self._module  # MKL's runtime is reachable only once loaded
+        return _mkl_runtime.dfti_addresses()
+
     def forward(self, source: np.ndarray, out: np.ndarray, *, is_complex: bool, threads: int) -> np.ndarray:
         """The transform of ``source`` along its last axis, in ``out`` (returned).
 
@@ -121,6 +126,9 @@ class ScipyEngine:
     @contextlib.contextmanager
     def threads(self, count: int) -> Iterator[None]:
         yield  # the count goes to each transform as ``workers``
+
+    def dfti_addresses(self) -> None:
+        return None  # pocketfft is reached through scipy.fft only
 
     # pocketfft cannot write into a given array: its result is returned
     # instead of copied into ``out`` (a pass over the data saved)

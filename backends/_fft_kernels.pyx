@@ -27,6 +27,8 @@ cimport openmp
 from libc.string cimport memcpy, memset
 from scipy.linalg.cython_blas cimport cgemm, zgemm
 
+import numpy as np
+
 ctypedef fused scalar_t:
     float
     double
@@ -451,6 +453,91 @@ cdef int _partition_sum(const real_t[:, :, :, :, ::1] spectra, Py_ssize_t part0,
     return 0
 
 
+cdef extern from "_dfti.h" nogil:
+    ctypedef struct acd_api:
+        void *create
+        void *set
+        void *commit
+        void *forward
+        void *backward
+        void *free_
+    long acd_make(const acd_api *api, void **handle, int single, int real_domain, long length, long rows,
+                  long in_distance, long out_distance, long threads)
+    long acd_forward(const acd_api *api, void *handle, void *source, void *target)
+    long acd_backward(const acd_api *api, void *handle, void *source, void *target)
+    void acd_free(const acd_api *api, void **handle)
+
+
+cdef class DftiTransforms:
+    """A push's two transforms on MKL's DFTI, committed once (see _dfti.h).
+
+    ``forward`` takes a segment, ``(N, C_in, n * width)`` reals (``width`` 2 for
+    complex signals, interleaved), to its spectrum in :attr:`spectra`, ``(N, C_in, W)``
+    reals; ``backward`` takes a ``(N, C_out, W)`` sum to :attr:`frames`, ``(N, C_out,
+    n * width)``, unscaled (:attr:`scale` is the ``1/n`` the caller applies).
+    ``addresses`` maps DftiCreateDescriptor, DftiSetValue, DftiCommitDescriptor,
+    DftiComputeForward, DftiComputeBackward and DftiFreeDescriptor to their addresses
+    in the loaded libmkl_rt.  The scratch is this object's: one stream's pushes use it
+    one after another.
+    """
+
+    cdef acd_api api
+    cdef void *forward_handle
+    cdef void *backward_handle
+    cdef readonly object spectra
+    cdef readonly object frames
+    cdef readonly double scale
+
+    def __cinit__(self, dict addresses, object dtype, bint is_complex, Py_ssize_t length, Py_ssize_t batch,
+                  Py_ssize_t in_channels, Py_ssize_t out_channels, int threads):
+        self.forward_handle = NULL
+        self.backward_handle = NULL
+        self.api.create = <void *><size_t>addresses["DftiCreateDescriptor"]
+        self.api.set = <void *><size_t>addresses["DftiSetValue"]
+        self.api.commit = <void *><size_t>addresses["DftiCommitDescriptor"]
+        self.api.forward = <void *><size_t>addresses["DftiComputeForward"]
+        self.api.backward = <void *><size_t>addresses["DftiComputeBackward"]
+        self.api.free_ = <void *><size_t>addresses["DftiFreeDescriptor"]
+        real = np.dtype(dtype)
+        if (real not in (np.float32, np.float64) or length <= 0 or batch <= 0 or in_channels <= 0
+                or out_channels <= 0 or threads <= 0 or not all(addresses[name] for name in _DFTI_NAMES)):
+            raise ValueError("DftiTransforms: bad sizes, dtype or addresses")
+        cdef int single = real == np.float32
+        # complex numbers a row on the spectral side: numpy's rfft layout for real signals
+        cdef long freqs = length if is_complex else length // 2 + 1
+        cdef long status = acd_make(&self.api, &self.forward_handle, single, not is_complex, length,
+                                    batch * in_channels, length, freqs, threads)
+        if status == 0:
+            status = acd_make(&self.api, &self.backward_handle, single, not is_complex, length,
+                              batch * out_channels, freqs, length, threads)
+        if status != 0:
+            raise RuntimeError(f"MKL DFTI: status {status} committing a descriptor of {length} points")
+        width = 2 if is_complex else 1
+        self.spectra = np.empty((batch, in_channels, 2 * freqs), dtype=real)
+        self.frames = np.empty((batch, out_channels, length * width), dtype=real)
+        self.scale = 1.0 / length
+
+    def __dealloc__(self):
+        acd_free(&self.api, &self.forward_handle)
+        acd_free(&self.api, &self.backward_handle)
+
+    cdef int forward(self, void *segment, void *spectra) except -1:
+        cdef long status = acd_forward(&self.api, self.forward_handle, segment, spectra)
+        if status != 0:
+            raise RuntimeError(f"MKL DFTI: forward transform status {status}")
+        return 0
+
+    cdef int backward(self, void *total, void *frames) except -1:
+        cdef long status = acd_backward(&self.api, self.backward_handle, total, frames)
+        if status != 0:
+            raise RuntimeError(f"MKL DFTI: backward transform status {status}")
+        return 0
+
+
+_DFTI_NAMES = ("DftiCreateDescriptor", "DftiSetValue", "DftiCommitDescriptor", "DftiComputeForward",
+               "DftiComputeBackward", "DftiFreeDescriptor")
+
+
 def partitioned_feed(
     const real_t[:, :, :, :, ::1] spectra not None,
     real_t[:, :, :, :, ::1] delay not None,
@@ -460,8 +547,7 @@ def partitioned_feed(
     const real_t[:, :, ::1] samples not None,
     real_t[:, :, ::1] out not None,
     real_t[:, :, :, ::1] total not None,
-    object forward,
-    object inverse,
+    object transforms,
     Py_ssize_t block,
     Py_ssize_t width,
     int num_threads,
@@ -474,9 +560,10 @@ def partitioned_feed(
     block and the current one; ``past`` (N, groups, C_out/g, W) the older blocks' share of
     the current block's sum; ``counters`` (filled, newest, past computed); ``samples``
     (N, C_in, m * width) in, ``out`` (N, C_out, m * width) the filter's outputs at their
-    positions; ``total`` scratch of ``past``'s shape.  ``forward()`` returns the spectrum
-    of ``segment``, (N, C_in, W) reals, and ``inverse()`` the transform back of ``total``,
-    (N, C_out, 2B * width) reals: the only Python calls of a push.
+    positions; ``total`` scratch of ``past``'s shape.  ``transforms`` is a
+    :class:`DftiTransforms` (MKL, computed here), or a pair of Python calls: ``forward()``
+    returns the spectrum of ``segment``, (N, C_in, W) reals, and ``inverse()`` the
+    transform back of ``total``, (N, C_out, 2B * width) reals, scaled by 1/(2B).
 
     Partition p meets block b - p, which is delay slot newest + p - 1: the current block's
     spectrum goes to slot newest - 1 (free: the oldest block there is past every partition)
@@ -490,6 +577,19 @@ def partitioned_feed(
     cdef bint past_done, whole
     cdef const real_t[:, :, ::1] current
     cdef const real_t[:, :, ::1] frames
+    cdef real_t[:, :, ::1] dfti_spectra
+    cdef real_t[:, :, ::1] dfti_frames
+    cdef DftiTransforms dfti = None
+    cdef real_t scale = 1
+    cdef real_t *target
+    cdef const real_t *source
+    cdef Py_ssize_t i
+    if isinstance(transforms, DftiTransforms):
+        dfti = transforms
+        dfti_spectra, dfti_frames, scale = dfti.spectra, dfti.frames, dfti.scale
+        current, frames = dfti_spectra, dfti_frames
+    else:
+        forward, inverse = transforms
     if (width not in (1, 2) or block <= 0 or parts <= 0 or delay.shape[1] != groups
             or delay.shape[2] != 2 * parts or delay.shape[3] != cin_g or delay.shape[4] != rows_width
             or segment.shape[0] != batch or segment.shape[1] != channels or segment.shape[2] != 2 * block * width
@@ -514,7 +614,10 @@ def partitioned_feed(
         if not past_done and not whole:
             _partition_sum(spectra, 1, delay, newest, parts - 1, past, past, False, num_threads)  # no base
             past_done = True
-        current = forward()
+        if dfti is not None:
+            dfti.forward(&segment[0, 0, 0], &dfti_spectra[0, 0, 0])
+        else:
+            current = forward()
         if current.shape[0] != batch or current.shape[1] != channels or current.shape[2] != rows_width:
             raise ValueError("partitioned_feed: the forward transform's shape does not match")
         slot = (newest - 1 + parts) % parts
@@ -528,13 +631,20 @@ def partitioned_feed(
             _partition_sum(spectra, 0, delay, slot, parts, total, past, False, num_threads)  # no base
         else:
             _partition_sum(spectra, 0, delay, slot, 1, total, past, True, num_threads)
-        frames = inverse()
+        if dfti is not None:
+            dfti.backward(&total[0, 0, 0, 0], &dfti_frames[0, 0, 0])
+        else:
+            frames = inverse()
         if frames.shape[0] != batch or frames.shape[1] != out.shape[1] or frames.shape[2] != 2 * block * width:
             raise ValueError("partitioned_feed: the inverse transform's shape does not match")
         for n in range(batch):
             for c in range(out.shape[1]):
-                memcpy(&out[n, c, at * width], &frames[n, c, (block + filled) * width],
-                       count * width * sizeof(real_t))
+                target, source = &out[n, c, at * width], &frames[n, c, (block + filled) * width]
+                if dfti is not None:  # DFTI's backward transform is unscaled
+                    for i in range(count * width):
+                        target[i] = source[i] * scale
+                else:
+                    memcpy(target, source, count * width * sizeof(real_t))
         at += count
         filled += count
         if filled == block:

@@ -28,7 +28,7 @@ from typing import Any
 
 from arrayconv import _openmp  # noqa: F401  (loads libgomp, which MKL's GNU layer must find)
 
-__all__ = ["load", "threading_layer", "ThreadLimit"]
+__all__ = ["load", "threading_layer", "ThreadLimit", "dfti_addresses"]
 
 _LAYERS = {0: "intel", 1: "sequential", 2: "pgi", 3: "gnu", 4: "tbb"}
 _GNU = 3
@@ -81,6 +81,21 @@ def load() -> Any:
             _layer = _LAYERS.get(rt.MKL_Set_Threading_Layer(_GNU), "unknown")
     _rt = rt if rt is not None else False
     return mkl_fft
+
+
+_DFTI_ENTRY_POINTS = ("DftiCreateDescriptor", "DftiSetValue", "DftiCommitDescriptor", "DftiComputeForward",
+                      "DftiComputeBackward", "DftiFreeDescriptor")
+
+
+def dfti_addresses() -> dict[str, int] | None:
+    """The addresses of MKL's DFTI entry points in the loaded libmkl_rt (for compiled
+    callers that commit their own descriptors), or None where MKL is not reachable."""
+    if not _rt:
+        return None
+    try:
+        return {name: ctypes.cast(getattr(_rt, name), ctypes.c_void_p).value for name in _DFTI_ENTRY_POINTS}
+    except AttributeError:  # an MKL without the DFTI interface
+        return None
 
 
 def threading_layer() -> str:

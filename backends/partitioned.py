@@ -61,6 +61,8 @@ class PartitionedPlan(NamedTuple):
     out_channels: int
     is_complex: bool
     engine: Any
+    # MKL descriptors committed for this plan, by (batch, threads); None where the engine has none
+    transforms: dict
 
 
 class PartitionedState(NamedTuple):
@@ -111,7 +113,7 @@ def make_plan(weight: np.ndarray, *, dilation: int, groups: int, block: int) -> 
     engine = _fft_engines.resolve(config.lookup("fft_engine")[0])[0] or _fft_engines.get("scipy")
     return PartitionedPlan(spectra=_reals(np.ascontiguousarray(spectra)), block=block, parts=parts, groups=groups,
                            in_per_group=in_per_group, out_channels=out_channels, is_complex=is_complex,
-                           engine=engine)
+                           engine=engine, transforms={})
 
 
 def fresh_state(plan: PartitionedPlan, batch: int) -> PartitionedState:
@@ -149,8 +151,9 @@ def feed(plan: PartitionedPlan, state: PartitionedState, samples: np.ndarray) ->
     """Feed ``(N, C_in, m)`` samples (updating ``state`` in place); ``z`` for each of their
     positions, ``(N, C_out, m)``.
 
-    The bookkeeping runs compiled (``_fft_kernels.partitioned_feed``); the two transforms
-    of each block are its only Python calls.
+    The bookkeeping runs compiled (``_fft_kernels.partitioned_feed``), and so do the two
+    transforms of each block on MKL (descriptors committed once per plan); on pocketfft
+    they are its only Python calls.
     """
     block, engine, segment = plan.block, plan.engine, state.segment
     batch, frequencies = samples.shape[0], state.past.shape[-1] // 2
@@ -161,6 +164,13 @@ def feed(plan: PartitionedPlan, state: PartitionedState, samples: np.ndarray) ->
     fft_threads = num_threads if segment.size >= _PARALLEL_FFT_SAMPLES else 1
     out = np.empty((batch, plan.out_channels, samples.shape[-1]), dtype=segment.dtype)
     total = np.empty_like(state.past)
+    samples = _as_reals(np.ascontiguousarray(samples, dtype=segment.dtype))
+    transforms = _committed(plan, batch, fft_threads)
+    if transforms is not None:
+        _fft_kernels.partitioned_feed(plan.spectra, state.delay, _as_reals(segment), state.past, state.counters,
+                                      samples, _as_reals(out), total, transforms, block,
+                                      2 if plan.is_complex else 1, num_threads)
+        return out
     spectra_of_total = total.view(_complex_of(total.dtype)).reshape(batch, plan.out_channels, frequencies)
 
     def forward() -> np.ndarray:
@@ -175,10 +185,27 @@ def feed(plan: PartitionedPlan, state: PartitionedState, samples: np.ndarray) ->
 
     with engine.threads(fft_threads):
         _fft_kernels.partitioned_feed(plan.spectra, state.delay, _as_reals(segment), state.past, state.counters,
-                                      _as_reals(np.ascontiguousarray(samples, dtype=segment.dtype)),
-                                      _as_reals(out), total, forward, inverse, block,
+                                      samples, _as_reals(out), total, (forward, inverse), block,
                                       2 if plan.is_complex else 1, num_threads)
     return out
+
+
+def _committed(plan: PartitionedPlan, batch: int, fft_threads: int) -> Any:
+    """The plan's MKL transforms for ``batch`` rows of signals on ``fft_threads`` threads
+    (committed on first use), or None where its engine is not MKL or MKL refuses them
+    (the engine's Python transforms then run)."""
+    key = (batch, fft_threads)
+    if key not in plan.transforms:
+        addresses, transforms = plan.engine.dfti_addresses(), None
+        if addresses is not None and batch > 0:
+            try:
+                transforms = _fft_kernels.DftiTransforms(
+                    addresses, plan.spectra.dtype, plan.is_complex, 2 * plan.block, batch,
+                    plan.groups * plan.in_per_group, plan.out_channels, fft_threads)
+            except RuntimeError:
+                transforms = None
+        plan.transforms[key] = transforms
+    return plan.transforms[key]
 
 
 def _as_reals(array: np.ndarray) -> np.ndarray:

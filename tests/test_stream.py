@@ -7,6 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import arrayconv
+from arrayconv.backends import _fft_engines, _mkl_runtime, partitioned
+from arrayconv.backends._fft_kernels import DftiTransforms
 from oracle import assert_close, reference
 
 MODES = ("zeros", "reflect", "replicate")
@@ -487,9 +489,55 @@ def test_a_malformed_state_is_refused_when_set(change, message):
     stream.state = good  # the good one is still taken
 
 
-def test_the_partitioned_feed_refuses_missing_or_short_counters():
-    from arrayconv.backends import partitioned
+needs_mkl = pytest.mark.skipif(not _fft_engines.get("mkl").available(),
+                               reason="mkl-fft is not installed: no MKL descriptors to test")
 
+
+@needs_mkl
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex64, np.complex128])
+@pytest.mark.parametrize("groups, batch", [(1, 1), (2, 3)])
+def test_mkl_descriptors_give_the_python_transforms_results(monkeypatch, dtype, groups, batch):
+    rng = np.random.default_rng(21)
+    w = rng.standard_normal((4, 4 // groups, 700)).astype(dtype)
+    x = rng.standard_normal((batch, 4, 5000)).astype(dtype)
+    if np.iscomplexobj(w):
+        w, x = w + 1j * rng.standard_normal(w.shape), x + 1j * rng.standard_normal(x.shape)
+        w, x = w.astype(dtype), x.astype(dtype)
+    cuts = [0, 1, 257, 300, 1900, 1901, 3500, 5000]  # partial blocks, whole ones, single samples
+
+    def streamed():
+        stream = arrayconv.Conv1dStream(w, padding="causal", groups=groups)
+        parts = [stream.push(x[..., a:b]) for a, b in zip(cuts, cuts[1:])]
+        plan = stream._plan(stream.state.block, stream.state.kind)
+        return np.concatenate(parts + [stream.flush()], axis=-1), plan
+
+    on_mkl, plan = streamed()
+    assert any(isinstance(t, DftiTransforms) for t in plan.transforms.values())
+    monkeypatch.setattr(partitioned, "_committed", lambda *args: None)
+    on_python, _ = streamed()
+    assert on_mkl.dtype == on_python.dtype == dtype
+    scale = np.abs(on_python).max()
+    tolerance = 1e-5 if np.dtype(dtype) in (np.float32, np.complex64) else 1e-12
+    assert np.abs(on_mkl - on_python).max() <= tolerance * scale
+    reference_result = arrayconv.conv1d(x, w, padding="causal", groups=groups)
+    assert np.abs(on_mkl - reference_result).max() <= 10 * tolerance * scale
+
+
+@needs_mkl
+def test_mkl_descriptors_refuse_bad_sizes():
+    addresses = _fft_engines.get("mkl").dfti_addresses()
+    assert addresses and all(addresses.values())
+    good = dict(addresses=addresses, dtype=np.float64, is_complex=False, length=64, batch=1, in_channels=1,
+                out_channels=1, threads=1)
+    DftiTransforms(*good.values())
+    for bad in [dict(dtype=np.int32), dict(length=0), dict(batch=0), dict(threads=0),
+                dict(addresses=dict(addresses, DftiSetValue=0))]:
+        with pytest.raises(ValueError, match="DftiTransforms"):
+            DftiTransforms(*(good | bad).values())
+    assert _mkl_runtime.dfti_addresses() == addresses
+
+
+def test_the_partitioned_feed_refuses_missing_or_short_counters():
     plan = partitioned.make_plan(np.ones((1, 1, 300)), dilation=1, groups=1, block=64)
     state = partitioned.fresh_state(plan, 1)
     x = np.ones((1, 1, 10))
@@ -502,6 +550,9 @@ def test_the_partitioned_feed_refuses_missing_or_short_counters():
 
 
 def test_a_push_stopped_partway_through_the_partitioned_fft_is_reported_until_reset(monkeypatch):
+    # the engine's Python transforms (pocketfft's path; MKL's descriptors run in C, with no
+    # Python call a push could be interrupted in)
+    monkeypatch.setattr(partitioned, "_committed", lambda *args: None)
     stream, w, x, at, _ = _long_stream_after([300])
     engine = stream._plan(stream.state.block, stream.state.kind).engine
     calls = {"count": 0}
