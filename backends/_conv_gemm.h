@@ -221,20 +221,20 @@ static void acg_item_##T(int variant, const acg_geom *g, const SCALAR *x, const 
                          int packed, const SCALAR *bias, SCALAR *y, ptrdiff_t o_first,    \
                          ptrdiff_t o_count, ptrdiff_t t_first, ptrdiff_t t_count,        \
                          ptrdiff_t o_block, SCALAR *window, ptrdiff_t *offsets,           \
-                         SCALAR *stage)                                                   \
+                         SCALAR *stage, int window_ready)                                 \
 {                                                                                         \
     switch (variant) {                                                                    \
     case ACG_AVX2: ACG_WHEN_X86(acg_item_##T##_avx2(g, x, a, packed, bias, y, o_first, o_count,   \
-                                t_first, t_count, o_block, window, offsets, stage));      \
+                                t_first, t_count, o_block, window, offsets, stage, window_ready));      \
         break;                                                                            \
     case ACG_AVX512: ACG_WHEN_X86(acg_item_##T##_avx512(g, x, a, packed, bias, y, o_first,         \
                                   o_count, t_first, t_count, o_block, window, offsets,    \
-                                  stage)); break;                                         \
+                                  stage, window_ready)); break;                                         \
     case ACG_WIDE_ON_AVX2: ACG_WHEN_X86(acg_item_##T##_wide(g, x, a, packed, bias, y, o_first,     \
                                         o_count, t_first, t_count, o_block, window,       \
-                                        offsets, stage)); break;                          \
+                                        offsets, stage, window_ready)); break;                          \
     default: acg_item_##T##_base(g, x, a, packed, bias, y, o_first, o_count, t_first, t_count,     \
-                                 o_block, window, offsets, stage);                        \
+                                 o_block, window, offsets, stage, window_ready);                        \
     }                                                                                     \
 }
 
@@ -283,10 +283,10 @@ static void acg_item_##T(int variant, const acg_geom *g, const SCALAR *x, const 
                          int packed, const SCALAR *bias, SCALAR *y, ptrdiff_t o_first,    \
                          ptrdiff_t o_count, ptrdiff_t t_first, ptrdiff_t t_count,        \
                          ptrdiff_t o_block, SCALAR *window, ptrdiff_t *offsets,           \
-                         SCALAR *stage)                                                   \
+                         SCALAR *stage, int window_ready)                                 \
 { (void)variant; (void)g; (void)x; (void)a; (void)bias; (void)y; (void)o_first;          \
   (void)o_count; (void)t_first; (void)t_count; (void)o_block; (void)window; (void)offsets; \
-  (void)stage; }
+  (void)stage; (void)window_ready; }
 ACG_NEVER(f32, float)
 ACG_NEVER(f64, double)
 #define ACG_NEVER_WGRAD(T, SCALAR)                                                        \

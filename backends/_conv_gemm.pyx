@@ -57,7 +57,7 @@ cdef extern from "_conv_gemm.h" nogil:
     void acg_item_f32(int variant, const acg_geom *g, const float *x, const float *a,
                       int packed, const float *bias, float *y, Py_ssize_t o_first, Py_ssize_t o_count,
                       Py_ssize_t t_first, Py_ssize_t t_count, Py_ssize_t o_block,
-                      float *window, Py_ssize_t *offsets, float *stage)
+                      float *window, Py_ssize_t *offsets, float *stage, int window_ready)
     void acg_wgrad_item_f32(int variant, const acg_geom *g, const float *x, const float *gy,
                             Py_ssize_t cout_g, Py_ssize_t t_first, Py_ssize_t t_count, float *sums,
                             Py_ssize_t ldsum, float *window, Py_ssize_t *offsets, float *gyt)
@@ -67,7 +67,7 @@ cdef extern from "_conv_gemm.h" nogil:
     void acg_item_f64(int variant, const acg_geom *g, const double *x, const double *a,
                       int packed, const double *bias, double *y, Py_ssize_t o_first, Py_ssize_t o_count,
                       Py_ssize_t t_first, Py_ssize_t t_count, Py_ssize_t o_block,
-                      double *window, Py_ssize_t *offsets, double *stage)
+                      double *window, Py_ssize_t *offsets, double *stage, int window_ready)
 
 
 VARIANTS = {"baseline": ACG_BASELINE, "avx2": ACG_AVX2, "avx512": ACG_AVX512,
@@ -142,8 +142,12 @@ cdef void _item(int code, const acg_geom *g, const real_t[:, :, ::1] x, const re
                 int packed, const real_t *bias, real_t[:, :, ::1] out, Py_ssize_t item, Py_ssize_t groups,
                 Py_ssize_t cout_g, Py_ssize_t o_split, Py_ssize_t splits, Py_ssize_t t_block,
                 Py_ssize_t t_blocks, Py_ssize_t o_block, Py_ssize_t weights_per_group,
-                real_t *window, Py_ssize_t *offsets, real_t *stage) noexcept nogil:
-    # item = ((n * groups + group) * t_blocks + block) * splits + split: neighbours share an input window
+                real_t *window, Py_ssize_t *offsets, real_t *stage, Py_ssize_t *window_key) noexcept nogil:
+    # item = ((n * groups + group) * t_blocks + block) * splits + split: neighbours share an input window,
+    # which a thread that packed it whole for the item before keeps (window_key: whose window it holds)
+    cdef Py_ssize_t key = item // splits
+    cdef int window_ready = g.window_channels >= g.cin_g and window_key[0] == key
+    window_key[0] = key if g.window_channels >= g.cin_g else -1
     cdef Py_ssize_t split = item % splits
     cdef Py_ssize_t block = (item // splits) % t_blocks
     cdef Py_ssize_t group = (item // (splits * t_blocks)) % groups
@@ -158,11 +162,11 @@ cdef void _item(int code, const acg_geom *g, const real_t[:, :, ::1] x, const re
     if real_t is float:
         acg_item_f32(code, g, &x[n, group * g.cin_g, 0], a + group * weights_per_group, packed, group_bias,
                      &out[n, group * cout_g, 0], o_first, o_count, t_first, t_count, o_block,
-                     window, offsets, stage)
+                     window, offsets, stage, window_ready)
     else:
         acg_item_f64(code, g, &x[n, group * g.cin_g, 0], a + group * weights_per_group, packed, group_bias,
                      &out[n, group * cout_g, 0], o_first, o_count, t_first, t_count, o_block,
-                     window, offsets, stage)
+                     window, offsets, stage, window_ready)
 
 
 def conv1d_gemm(
@@ -232,12 +236,14 @@ def conv1d_gemm(
     window_bytes = _aligned(acg_window_values(&g, g.window_channels, t_block, nr, itemsize) * itemsize)
     offsets_bytes = _aligned(acg_offset_count(&g) * sizeof(Py_ssize_t))
     stage_bytes = _aligned(acg_stage_values(&g, t_block, nr, o_block, itemsize) * itemsize)
-    per_thread = window_bytes + offsets_bytes + stage_bytes
+    per_thread = window_bytes + offsets_bytes + stage_bytes + _aligned(sizeof(Py_ssize_t))
     block = <char *>acb_get(packed_bytes + num_threads * per_thread, &owned)
     if block == NULL:
         raise MemoryError("conv1d_gemm: no memory for the packed weights and the threads' scratch")
     weights = <real_t *>block if pack_weights else &w[0, 0, 0]
     own = block + packed_bytes
+    for thread in range(num_threads):  # no thread's window holds an item's yet
+        (<Py_ssize_t *>(own + thread * per_thread + window_bytes + offsets_bytes + stage_bytes))[0] = -1
     with nogil:
         if pack_weights:
             if real_t is float:
@@ -249,7 +255,8 @@ def conv1d_gemm(
                 _item(code, &g, x, weights, pack_weights, bias_data, out, item, groups, cout_g, o_split, splits,
                       t_block, t_blocks, o_block, weights_per_group, <real_t *>own,
                       <Py_ssize_t *>(own + window_bytes),
-                      <real_t *>(own + window_bytes + offsets_bytes) if stage_bytes else NULL)
+                      <real_t *>(own + window_bytes + offsets_bytes) if stage_bytes else NULL,
+                      <Py_ssize_t *>(own + window_bytes + offsets_bytes + stage_bytes))
         else:
             with parallel(num_threads=num_threads):
                 thread = openmp.omp_get_thread_num()
@@ -259,7 +266,8 @@ def conv1d_gemm(
                           <real_t *>(own + thread * per_thread),
                           <Py_ssize_t *>(own + thread * per_thread + window_bytes),
                           <real_t *>(own + thread * per_thread + window_bytes + offsets_bytes)
-                          if stage_bytes else NULL)
+                          if stage_bytes else NULL,
+                          <Py_ssize_t *>(own + thread * per_thread + window_bytes + offsets_bytes + stage_bytes))
         acb_release(block, owned, _KEEP_SCRATCH)
 
 

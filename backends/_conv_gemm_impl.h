@@ -152,7 +152,9 @@ ACG_NAME(acg_pack_window_)(const acg_geom *g, const T *x, ptrdiff_t c0, ptrdiff_
  * first output row (rows length_out apart).  The output channels go o_block
  * at a time (a multiple of MR); for each block, the input channels pass
  * g->kc / K at a time (at least one) over every tile.  Scratch of the calling
- * thread: window (acg_window_values), offsets (acg_offset_count) and, where
+ * thread: window (acg_window_values; window_ready: it already holds this
+ * item's whole window, packed for the item before on the same thread),
+ * offsets (acg_offset_count) and, where
  * there is more than one pass, stage (acg_stage_values): the block's partial
  * sums between passes, in rows an odd number of cache lines apart (output
  * rows a power of two apart would share a few sets of the caches), the last
@@ -161,7 +163,7 @@ ACG_NAME(acg_pack_window_)(const acg_geom *g, const T *x, ptrdiff_t c0, ptrdiff_
 ACG_TARGET static void
 ACG_NAME(acg_item_)(const acg_geom *g, const T *x, const T *a, int packed, const T *bias, T *y,
                     ptrdiff_t o_first, ptrdiff_t o_count, ptrdiff_t t_first, ptrdiff_t t_count,
-                    ptrdiff_t o_block, T *window, ptrdiff_t *offsets, T *stage)
+                    ptrdiff_t o_block, T *window, ptrdiff_t *offsets, T *stage, int window_ready)
 {
     static const T zeros[MR] = {0};
     const ptrdiff_t ksize = g->ksize, stride = g->stride, cin_g = g->cin_g, rows = cin_g * ksize;
@@ -173,7 +175,7 @@ ACG_NAME(acg_item_)(const acg_geom *g, const T *x, const T *a, int packed, const
     const ptrdiff_t lds = acg_window_pitch(tiles * NR, sizeof(T));
     /* the window holds every input channel (packed once) or one pass's */
     const int whole = g->window_channels >= cin_g;
-    if (whole) ACG_NAME(acg_pack_window_)(g, x, 0, cin_g, t_first, width, ldw, window);
+    if (whole && !window_ready) ACG_NAME(acg_pack_window_)(g, x, 0, cin_g, t_first, width, ldw, window);
     for (ptrdiff_t ob = o_first; ob < o_end; ob += o_block) {
         const ptrdiff_t ob_end = o_end - ob < o_block ? o_end : ob + o_block;
         for (ptrdiff_t c0 = 0; c0 < cin_g; c0 += chunk) {
