@@ -200,8 +200,16 @@ class PeerResult:
         return min(peers.items(), key=lambda item: item[1]) if peers else None
 
 
+# seconds of rest before a library's block: the thread pools of the library timed before it
+# (ONNX Runtime's, OpenVINO's TBB, XLA's) spin for a while after their last call, on the
+# cores the next library needs
+_SETTLE = 0.2
+
+
 def _block(function: Callable[[], Any], samples: int, min_time: float) -> list[float]:
-    """Seconds per call: ``samples`` samples of a loop of calls lasting about ``min_time``, after a warm-up."""
+    """Seconds per call: ``samples`` samples of a loop of calls lasting about ``min_time``, after
+    a rest (:data:`_SETTLE`) and a warm-up."""
+    time.sleep(_SETTLE)
     function()
     start = time.perf_counter()
     function()
