@@ -587,6 +587,11 @@ def partitioned_feed(
     if isinstance(transforms, DftiTransforms):
         dfti = transforms
         dfti_spectra, dfti_frames, scale = dfti.spectra, dfti.frames, dfti.scale
+        # the descriptors' sizes are their scratch's: checked before MKL reads any array
+        if (dfti_spectra.shape[0] != batch or dfti_spectra.shape[1] != channels
+                or dfti_spectra.shape[2] != rows_width or dfti_frames.shape[0] != batch
+                or dfti_frames.shape[1] != out.shape[1] or dfti_frames.shape[2] != 2 * block * width):
+            raise ValueError("partitioned_feed: the MKL transforms were made for other sizes")
         current, frames = dfti_spectra, dfti_frames
     else:
         forward, inverse = transforms

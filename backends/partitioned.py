@@ -202,7 +202,7 @@ def _committed(plan: PartitionedPlan, batch: int, fft_threads: int) -> Any:
                 transforms = _fft_kernels.DftiTransforms(
                     addresses, plan.spectra.dtype, plan.is_complex, 2 * plan.block, batch,
                     plan.groups * plan.in_per_group, plan.out_channels, fft_threads)
-            except RuntimeError:
+            except (RuntimeError, MemoryError):  # MKL refused, or no memory for the scratch
                 transforms = None
         plan.transforms[key] = transforms
     return plan.transforms[key]

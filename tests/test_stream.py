@@ -3,11 +3,11 @@ the state's round trip and the bad-chunk errors (which leave the state as it was
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import arrayconv
-from arrayconv.backends import _fft_engines, _mkl_runtime, partitioned
+from arrayconv.backends import _fft_engines, _fft_kernels, _mkl_runtime, partitioned
 from arrayconv.backends._fft_kernels import DftiTransforms
 from oracle import assert_close, reference
 
@@ -128,6 +128,9 @@ def test_stream_equals_the_whole_signal_call_with_minimal_delay(backend_name, ca
 
 
 @given(case=stream_cases())
+@example(case=dict(  # one sample between the dilated taps: exactly 0, and the transforms' rounding
+    x=np.array([[0.12573022]]), w=np.array([[[-0.13210486, 0.64042265, 0.10490012, -0.53566937]]]), b=None,
+    stride=1, padding="same", dilation=3, groups=1, mode="zeros", bounds=[0, 1]))
 def test_the_partitioned_fft_path_equals_the_whole_signal_call(case):
     """Every stride-1 stream with an auto-routed backend on the partitioned FFT, however short its kernel."""
     try:
@@ -154,7 +157,18 @@ def _check_partitioned(case, expected):
         return
     if result.size:
         wide, scale = reference(case["x"], case["w"], case["b"], *_settings(case), result.dtype)
-        assert_close(result, wide, scale, result.dtype.name)
+        assert_close(result, wide, _transform_scale(case, scale), result.dtype.name)
+
+
+def _transform_scale(case, scale):
+    """The rounding scale of an FFT result: a transform mixes every sample of a block into
+    every output, so its error follows the largest output the signal and weights could
+    make, not the output's own magnitude (which is 0 where dilated taps miss every
+    sample: a single sample between the taps of a 'same'-padded kernel)."""
+    x, w = np.abs(case["x"]).astype(np.float64), np.abs(case["w"]).astype(np.float64)
+    bias = 0.0 if case["b"] is None else float(np.abs(case["b"]).max(initial=0.0))
+    dense = float(x.max(initial=0.0)) * float(w.sum(axis=(1, 2)).max(initial=0.0)) + bias
+    return max(scale, dense)
 
 
 def test_a_long_kernel_streams_on_the_partitioned_fft_and_parks():
@@ -535,6 +549,20 @@ def test_mkl_descriptors_refuse_bad_sizes():
         with pytest.raises(ValueError, match="DftiTransforms"):
             DftiTransforms(*(good | bad).values())
     assert _mkl_runtime.dfti_addresses() == addresses
+
+
+@needs_mkl
+def test_the_partitioned_feed_refuses_mkl_transforms_of_other_sizes():
+    plan = partitioned.make_plan(np.ones((1, 1, 300)), dilation=1, groups=1, block=64)
+    state = partitioned.fresh_state(plan, 2)
+    samples, out, total = np.ones((2, 1, 10)), np.empty((2, 1, 10)), np.empty_like(state.past)
+    addresses = _fft_engines.get("mkl").dfti_addresses()
+    for batch, length in [(1, 128), (2, 256)]:  # another batch; another block
+        other = DftiTransforms(addresses, np.float64, False, length, batch, 1, 1, 1)
+        with pytest.raises(ValueError, match="the MKL transforms were made for other sizes"):
+            _fft_kernels.partitioned_feed(plan.spectra, state.delay, state.segment, state.past, state.counters,
+                                          samples, out, total, other, 64, 1, 1)
+    assert not state.segment.any() and not state.counters.any()  # nothing was fed
 
 
 def test_the_partitioned_feed_refuses_missing_or_short_counters():
