@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import assume, given, settings
-from strategies import transpose_cases
+from hypothesis import assume, example, given, settings
+from strategies import TransposeCase, transpose_cases
 
 from arrayconv.records import GRADIENT_NAMES, BackwardSpec
 from arrayconv.shape import conv_spec, gradient_spec, transpose_spec
@@ -142,6 +142,8 @@ def test_transpose_backward_spec_is_the_conv1d_of_the_output_gradient():
 
 @FAST
 @given(case=transpose_cases(max_length=16, dtypes=("float64",)))
+@example(case=TransposeCase(x=np.zeros((0, 1, 0)), w=np.ones((1, 1, 1)), b=None, stride=1, padding=0,
+                            output_padding=0, groups=1, dilation=1))  # torch refuses: an empty batch of length 0
 def test_input_gradient_conv_has_torchs_length(case):
     """The planned conv1d(grad_output, weight) has the shape torch's F.conv1d gives it: the input's
     length plus output_padding // stride, which the caller cuts off."""
@@ -154,9 +156,16 @@ def test_input_gradient_conv_has_torchs_length(case):
         grad_output, case.x, case.w, case.stride, case.padding, case.output_padding, case.groups, case.dilation
     )
     spec = call.spec
-    expected = F.conv1d(torch.zeros((spec.batch, spec.in_channels, spec.length), dtype=torch.float64),
-                        torch.zeros(case.w.shape, dtype=torch.float64), None, spec.stride, spec.pad_left,
-                        spec.dilation, spec.groups).shape
+    try:
+        expected = F.conv1d(torch.zeros((spec.batch, spec.in_channels, spec.length), dtype=torch.float64),
+                            torch.zeros(case.w.shape, dtype=torch.float64), None, spec.stride, spec.pad_left,
+                            spec.dilation, spec.groups).shape
+    except RuntimeError:
+        # torch has no answer for an empty batch whose padded length is shorter than the kernel
+        # (arrayconv takes a call with no rows at all); any other refusal fails
+        if spec.batch != 0:
+            raise
+        assume(False)
     assert spec.output_shape == tuple(expected)
     assert spec.length_out == transposed.length + transposed.output_padding // transposed.stride
     assert call.input_length == transposed.length
