@@ -134,15 +134,6 @@ def time_fir(case: FirCase = FIR, rounds: int = 3) -> dict[str, float]:
         for name, run in runs.items():
             samples[name].append(_seconds(run))
     return {name: float(np.median(values)) for name, values in samples.items()}
-    taps = w[0, 0, ::-1].copy()  # lfilter convolves; conv1d correlates
-
-    def lfilter() -> None:
-        zi = np.zeros(case.kernel - 1)
-        for start in bounds:
-            _, zi = signal.lfilter(taps, [1.0], x[0, 0, start:start + case.chunk], zi=zi)
-
-    times["lfilter"] = _seconds(lfilter)  # one run: it takes tens of seconds
-    return times
 
 
 def _seconds(run: Callable[[], Any]) -> float:

@@ -78,7 +78,7 @@ class MKLEngine:
         # the limit itself, not a generator around it: streams enter this once per push
         return _mkl_runtime.ThreadLimit(count)
 
-    def dfti_addresses(self) -> dict[str, int] | None:
+    def dfti_addresses(self) -> tuple[int, ...] | None:
         """MKL's DFTI entry points, for compiled callers that commit their own descriptors."""
         _ = self._module  # MKL's runtime is reachable only once loaded
         return _mkl_runtime.dfti_addresses()

@@ -475,9 +475,9 @@ cdef class DftiTransforms:
     complex signals, interleaved), to its spectrum in :attr:`spectra`, ``(N, C_in, W)``
     reals; ``backward`` takes a ``(N, C_out, W)`` sum to :attr:`frames`, ``(N, C_out,
     n * width)``, unscaled (:attr:`scale` is the ``1/n`` the caller applies).
-    ``addresses`` maps DftiCreateDescriptor, DftiSetValue, DftiCommitDescriptor,
-    DftiComputeForward, DftiComputeBackward and DftiFreeDescriptor to their addresses
-    in the loaded libmkl_rt.  The scratch is this object's: one stream's pushes use it
+    ``addresses`` are those of DftiCreateDescriptor, DftiSetValue, DftiCommitDescriptor,
+    DftiComputeForward, DftiComputeBackward and DftiFreeDescriptor in the loaded
+    libmkl_rt, in that order (``_mkl_runtime.dfti_addresses()``).  The scratch is this object's: one stream's pushes use it
     one after another.
     """
 
@@ -488,20 +488,21 @@ cdef class DftiTransforms:
     cdef readonly object frames
     cdef readonly double scale
 
-    def __cinit__(self, dict addresses, object dtype, bint is_complex, Py_ssize_t length, Py_ssize_t batch,
+    def __cinit__(self, tuple addresses, object dtype, bint is_complex, Py_ssize_t length, Py_ssize_t batch,
                   Py_ssize_t in_channels, Py_ssize_t out_channels, int threads):
         self.forward_handle = NULL
         self.backward_handle = NULL
-        self.api.create = <void *><size_t>addresses["DftiCreateDescriptor"]
-        self.api.set = <void *><size_t>addresses["DftiSetValue"]
-        self.api.commit = <void *><size_t>addresses["DftiCommitDescriptor"]
-        self.api.forward = <void *><size_t>addresses["DftiComputeForward"]
-        self.api.backward = <void *><size_t>addresses["DftiComputeBackward"]
-        self.api.free_ = <void *><size_t>addresses["DftiFreeDescriptor"]
         real = np.dtype(dtype)
         if (real not in (np.float32, np.float64) or length <= 0 or batch <= 0 or in_channels <= 0
-                or out_channels <= 0 or threads <= 0 or not all(addresses[name] for name in _DFTI_NAMES)):
+                or out_channels <= 0 or threads <= 0
+                or len(addresses) != 6 or not all(isinstance(a, int) and a > 0 for a in addresses)):
             raise ValueError("DftiTransforms: bad sizes, dtype or addresses")
+        self.api.create = <void *><size_t>addresses[0]
+        self.api.set = <void *><size_t>addresses[1]
+        self.api.commit = <void *><size_t>addresses[2]
+        self.api.forward = <void *><size_t>addresses[3]
+        self.api.backward = <void *><size_t>addresses[4]
+        self.api.free_ = <void *><size_t>addresses[5]
         cdef int single = real == np.float32
         # complex numbers a row on the spectral side: numpy's rfft layout for real signals
         cdef long freqs = length if is_complex else length // 2 + 1
@@ -532,10 +533,6 @@ cdef class DftiTransforms:
         if status != 0:
             raise RuntimeError(f"MKL DFTI: backward transform status {status}")
         return 0
-
-
-_DFTI_NAMES = ("DftiCreateDescriptor", "DftiSetValue", "DftiCommitDescriptor", "DftiComputeForward",
-               "DftiComputeBackward", "DftiFreeDescriptor")
 
 
 def partitioned_feed(
@@ -623,7 +620,8 @@ def partitioned_feed(
             dfti.forward(&segment[0, 0, 0], &dfti_spectra[0, 0, 0])
         else:
             current = forward()
-        if current.shape[0] != batch or current.shape[1] != channels or current.shape[2] != rows_width:
+        if dfti is None and (current.shape[0] != batch or current.shape[1] != channels
+                             or current.shape[2] != rows_width):
             raise ValueError("partitioned_feed: the forward transform's shape does not match")
         slot = (newest - 1 + parts) % parts
         for n in range(batch):
@@ -640,7 +638,8 @@ def partitioned_feed(
             dfti.backward(&total[0, 0, 0, 0], &dfti_frames[0, 0, 0])
         else:
             frames = inverse()
-        if frames.shape[0] != batch or frames.shape[1] != out.shape[1] or frames.shape[2] != 2 * block * width:
+        if dfti is None and (frames.shape[0] != batch or frames.shape[1] != out.shape[1]
+                             or frames.shape[2] != 2 * block * width):
             raise ValueError("partitioned_feed: the inverse transform's shape does not match")
         for n in range(batch):
             for c in range(out.shape[1]):

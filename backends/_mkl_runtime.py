@@ -28,7 +28,7 @@ from typing import Any
 
 from arrayconv import _openmp  # noqa: F401  (loads libgomp, which MKL's GNU layer must find)
 
-__all__ = ["load", "threading_layer", "ThreadLimit", "dfti_addresses"]
+__all__ = ["load", "threading_layer", "ThreadLimit", "dfti_addresses", "DFTI_ENTRY_POINTS"]
 
 _LAYERS = {0: "intel", 1: "sequential", 2: "pgi", 3: "gnu", 4: "tbb"}
 _GNU = 3
@@ -83,17 +83,20 @@ def load() -> Any:
     return mkl_fft
 
 
-_DFTI_ENTRY_POINTS = ("DftiCreateDescriptor", "DftiSetValue", "DftiCommitDescriptor", "DftiComputeForward",
-                      "DftiComputeBackward", "DftiFreeDescriptor")
+# MKL's DFTI functions that compiled callers use (backends/_dfti.h), in the order
+# _fft_kernels.DftiTransforms takes their addresses
+DFTI_ENTRY_POINTS = ("DftiCreateDescriptor", "DftiSetValue", "DftiCommitDescriptor", "DftiComputeForward",
+                     "DftiComputeBackward", "DftiFreeDescriptor")
 
 
-def dfti_addresses() -> dict[str, int] | None:
-    """The addresses of MKL's DFTI entry points in the loaded libmkl_rt (for compiled
-    callers that commit their own descriptors), or None where MKL is not reachable."""
+def dfti_addresses() -> tuple[int, ...] | None:
+    """The addresses of MKL's DFTI entry points (:data:`DFTI_ENTRY_POINTS`, in order) in the
+    loaded libmkl_rt, for compiled callers that commit their own descriptors; None where
+    MKL is not reachable."""
     if not _rt:
         return None
     try:
-        return {name: ctypes.cast(getattr(_rt, name), ctypes.c_void_p).value for name in _DFTI_ENTRY_POINTS}
+        return tuple(ctypes.cast(getattr(_rt, name), ctypes.c_void_p).value for name in DFTI_ENTRY_POINTS)
     except AttributeError:  # an MKL without the DFTI interface
         return None
 
