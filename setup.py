@@ -48,6 +48,8 @@ extensions = [
     Extension("arrayconv.shape.memory", ["arrayconv/shape/memory.py"]),
     # ConvSpec's properties are read several times per call
     Extension("arrayconv.records", ["arrayconv/records.py"]),
+    # the thread count is part of every call's signature
+    Extension("arrayconv.threads", ["arrayconv/threads.py"]),
     # OpenMP's thread limit, from the runtime the kernels use
     Extension(
         "arrayconv._openmp",

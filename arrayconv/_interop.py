@@ -12,10 +12,9 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
-__all__ = ["device_name", "to_numpy", "from_numpy", "gradient_like", "convert_like"]
+from .dtypes import NUMPY_DTYPE
 
-# the compute dtypes' (singleton) dtype objects, by name
-_DTYPES = {name: np.dtype(name) for name in ("float32", "float64", "complex64", "complex128")}
+__all__ = ["device_name", "to_numpy", "from_numpy", "gradient_like", "convert_like"]
 
 
 def device_name(array: Any) -> str:
@@ -32,7 +31,7 @@ def to_numpy(array: Any, name: str, dtype: str) -> np.ndarray:
 
     No copy is made when ``array`` already is one; the result is only read.
     """
-    if type(array) is np.ndarray and array.dtype is _DTYPES.get(dtype) and array.flags.c_contiguous:
+    if type(array) is np.ndarray and array.dtype is NUMPY_DTYPE.get(dtype) and array.flags.c_contiguous:
         return array  # the common case, without ascontiguousarray's dtype parsing
     if not isinstance(array, np.ndarray):
         if array_api_compat.is_torch_array(array):

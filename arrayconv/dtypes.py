@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["FLOAT_NAMES", "COMPUTE_DTYPE", "ITEMSIZE", "PROMOTED", "COST_WIDTH", "PRECISION_WIDTH", "is_complex"]
+__all__ = ["FLOAT_NAMES", "COMPUTE_DTYPE", "ITEMSIZE", "NUMPY_DTYPE", "PROMOTED", "COST_WIDTH", "PRECISION_WIDTH", "is_complex"]
 
 # In the order the kernels know them; float16 is computed in float32.
 FLOAT_NAMES = ("float16", "float32", "float64", "complex64", "complex128")
@@ -26,6 +26,9 @@ COMPUTE_DTYPE = {
 }
 # Bytes per element of each compute dtype.
 ITEMSIZE = {"float32": 4, "float64": 8, "complex64": 8, "complex128": 16}
+# The NumPy dtypes of the compute dtypes, parsed once (NumPy parses a dtype
+# name on each call that gets one, a good part of a small call's cost).
+NUMPY_DTYPE = {name: np.dtype(name) for name in ITEMSIZE}
 # Promotion among the floating dtypes: NumPy's agrees with the Array API's here.
 PROMOTED = {(a, b): np.result_type(a, b).name for a in FLOAT_NAMES for b in FLOAT_NAMES}
 

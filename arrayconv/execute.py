@@ -19,17 +19,18 @@ array([[6., 6., 6.]])
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import array_api_compat
 import numpy as np
 
 from . import _interop
-from .dtypes import ITEMSIZE
+from .dtypes import ITEMSIZE, NUMPY_DTYPE
 from .records import ConvSpec
 from .registry import Backend
 
-__all__ = ["run", "workspace_bytes"]
+__all__ = ["bound", "run", "workspace_bytes"]
 
 
 def workspace_bytes(spec: ConvSpec, chosen: Backend, input: Any) -> int:
@@ -40,6 +41,31 @@ def workspace_bytes(spec: ConvSpec, chosen: Backend, input: Any) -> int:
     if not (type(input) is np.ndarray and input.dtype == spec.compute_dtype and input.flags.c_contiguous):
         workspace += spec.batch * spec.in_channels * spec.length * ITEMSIZE[spec.compute_dtype]
     return workspace
+
+
+def bound(spec: ConvSpec, chosen: Backend, input: Any, weight: Any, bias: Any) -> Callable[..., Any] | None:
+    """:func:`run` for calls like this one, as a callable of ``(input, weight, bias)``
+    that skips the conversions, where they have nothing to do: the arrays are
+    C-contiguous NumPy arrays of the compute dtype, which is the result's, and the
+    backend can bind the call (see ``DirectBackend.bind``); else None.
+
+    The caller keeps it for calls whose arrays have the same types, shapes,
+    dtypes and layout, under the same settings.
+    """
+    bind = getattr(chosen, "bind", None)
+    dtype = NUMPY_DTYPE.get(spec.compute_dtype)
+    if bind is None or spec.result_dtype != spec.compute_dtype or not all(
+            array is None or (type(array) is np.ndarray and array.dtype is dtype and array.flags.c_contiguous)
+            for array in (input, weight, bias)):
+        return None
+    call = bind(spec)
+    if call is None or spec.batched:
+        return call
+
+    def unbatched(x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
+        return call(x[np.newaxis], w, b)[0]
+
+    return unbatched
 
 
 def run(spec: ConvSpec, chosen: Backend, input: Any, weight: Any, bias: Any) -> Any:

@@ -31,11 +31,13 @@ from . import _interop, config, execute, policy, registry, shape, threads
 from .records import ConvSpec
 from .registry import Backend
 
-__all__ = ["conv1d", "run", "run_spec", "validated"]
+__all__ = ["conv1d", "forget", "run", "run_spec", "validated"]
 
 # Signatures kept, up to this many per table (then the table starts again).
 _TABLE_SIZE = 1024
-_planned: dict[tuple, tuple[ConvSpec, Backend]] = {}
+# per signature: the spec, the chosen backend and, where it has one, the call bound
+# to the signature's arrays (execute.bound)
+_planned: dict[tuple, tuple[ConvSpec, Backend, Callable[..., Any] | None]] = {}
 _validations: dict[tuple, Any] = {}
 _chosen: dict[tuple, Backend] = {}
 _lock = threading.Lock()
@@ -71,6 +73,13 @@ def _keep(table: dict[tuple, Any], key: tuple, value: Any) -> None:
         table[key] = value
 
 
+def forget() -> None:
+    """Drop every kept plan (for tests that change how backends plan a call)."""
+    with _lock:
+        for table in (_planned, _validations, _chosen):
+            table.clear()
+
+
 def validated(check: Callable[..., Any], arrays: tuple[Any, ...], arguments: tuple[Any, ...]) -> Any:
     """``check(*arrays, *arguments)``, a validation that reads only the arrays' shapes,
     dtypes and layout and the arguments, kept per signature for calls of NumPy arrays
@@ -99,11 +108,14 @@ def conv1d(input: Any, weight: Any, bias: Any, stride: Any, padding: Any, dilati
     key = _signature((input, weight, bias), (stride, padding, dilation, groups, padding_mode, backend))
     planned = _planned.get(key) if key is not None else None
     if planned is not None:
-        return execute.run(*planned, input, weight, bias)
+        spec, chosen, bound = planned
+        if bound is not None:
+            return bound(input, weight, bias)
+        return execute.run(spec, chosen, input, weight, bias)
     spec = shape.normalize(input, weight, bias, stride, padding, dilation, groups, padding_mode)
     chosen = policy.choose(spec, _interop.device_name(input), backend)
     if _check_memory(spec, chosen, input) and key is not None:
-        _keep(_planned, key, (spec, chosen))
+        _keep(_planned, key, (spec, chosen, execute.bound(spec, chosen, input, weight, bias)))
     return execute.run(spec, chosen, input, weight, bias)
 
 

@@ -11,11 +11,6 @@ of freed large outputs for the next ones (:func:`output`, the
 Examples
 --------
 >>> import numpy as np
-
-from arrayconv import config
-from arrayconv.dtypes import ITEMSIZE
-
-from . import _output_pool
 >>> a, b = scratch("example", [((2, 3), np.float32), ((4,), np.intp)])
 >>> a.shape, b.dtype == np.intp, a.ctypes.data % 64
 ((2, 3), True, 0)
@@ -30,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from arrayconv import config
-from arrayconv.dtypes import ITEMSIZE
+from arrayconv.dtypes import NUMPY_DTYPE
 
 from . import _output_pool
 
@@ -76,7 +71,8 @@ def output(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
     if keep != _kept_limit[0]:  # the setting changed: the pool follows at once
         _output_pool.set_keep(keep)
         _kept_limit[0] = keep
-    if math.prod(shape) * (ITEMSIZE.get(dtype) or np.dtype(dtype).itemsize) < _output_pool.MIN_KEPT_BYTES:
+    dtype = NUMPY_DTYPE.get(dtype) or np.dtype(dtype)
+    if math.prod(shape) * dtype.itemsize < _output_pool.MIN_KEPT_BYTES:
         return np.empty(shape, dtype)  # never kept: NumPy's own allocator, without the handler's switch
     return _output_pool.empty(shape, dtype)
 

@@ -1,6 +1,6 @@
 """The ``direct`` backend: time-domain convolution by the Cython kernels.
 
-Three paths, chosen per call by :func:`_plan`:
+Three paths, chosen per call by :func:`arrayconv.backends.direct_plan.plan`:
 
 ``kernel``
     float32 and float64 layers with enough channels to be matrix products:
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import NamedTuple
 
 import numpy as np
 
@@ -27,245 +26,22 @@ from arrayconv.padding import MODE_CODE
 from arrayconv.records import ConvSpec
 from arrayconv.registry import CostModel
 
-from . import _blas_threads, _scratch
-from ._conv_gemm import (best_variant, conv1d_gemm, conv1d_weight_grad_gemm, packed_weights_size, scratch_size,
-                          tile_shape, weight_grad_columns)
+from . import _blas_threads, _scratch, direct_plan
+from ._conv_gemm import conv1d_gemm, conv1d_weight_grad_gemm, scratch_size
 from ._direct import conv1d_direct, conv1d_weight_grad
 
 _NO_BIAS = {name: np.zeros(0, dtype=name) for name in ("float32", "float64", "complex64", "complex128")}
 _NO_WORK = {name: np.zeros((1, 1), dtype=name) for name in _NO_BIAS}
-_INT_MAX = 2**31 - 1
-
-# Below this many multiply-accumulates a second thread costs more than it saves
-# (waking a sleeping thread costs tens to hundreds of microseconds).
-_PARALLEL_MIN_MACS = 1 << 21
-# The gemm path pays off when the weight matrix has enough rows and columns.
-_GEMM_MIN_OUT_CHANNELS = 8
-_GEMM_MIN_PACKED_ROWS = 8
-# Packed block: about this many bytes (measured on a 1 MiB-L2 core: from 256 KiB
-# to 1 MiB the GEMM rate varies by a few percent, narrower blocks lose 10%),
-# at most this many rows, and at least this many columns.
-_BLOCK_BYTES = 1 << 20
-_BLOCK_MAX_ROWS = 1024
-_BLOCK_MIN_COLS = 256
-# Split short signals into at least this many blocks per call, so that up to
-# this many threads have work; fixed (not the thread count) so that the
-# blocks, and with them every output's bits, are the same for any count.
-_BLOCKS_FOR_THREADS = 16
 # Calls above this many multiply-adds (a few tenths of a second) run in
 # slices of the batch, so that KeyboardInterrupt gets through between slices.
 _INTERRUPT_MACS = 1 << 33
-# The weight gradient's sum over (batch element, group, block) is split into
-# at most this many parts, each with its own accumulator of the weight's size
-# (all together at most _WGRAD_PARTS_BYTES, but at least two parts), so that
-# threads share it.
-_WGRAD_PARTS = 16
-_WGRAD_PARTS_BYTES = 1 << 28
-# The own GEMM kernel's variant for this CPU (None where the build has none:
-# real layers then take the BLAS path too), and its dtypes.
-_KERNEL = best_variant()
-_KERNEL_DTYPES = ("float32", "float64")
-# Reduction rows per pass over a tile (whole input channels: at least one):
-# a tile's input rows (256 x 64 bytes) and weights stay in a 32 KiB L1.
-_KERNEL_ROWS = 256
-# Output positions per work item: the input window of 256 rows of 256-odd
-# samples stays in L2.
-_KERNEL_T_BLOCK = 256
-# Output channels per pass over an item's tiles: their packed weights
-# (96 x 256 rows) stay in L2 while the tiles go by.
-_KERNEL_O_BLOCK = 96
-# Layers with this many reduction rows (C_in/g * K) or fewer do so little
-# arithmetic per output that writing the output is their cost: their items
-# run one tile of channels at a time over all their positions, so that the
-# output goes out in a few long streams (the speech stem, 10 rows: 5.8 ->
-# 3.4 ms fastest of 8 rounds, Zen 3) instead of 96 short ones at a time.
-_KERNEL_STORE_BOUND_ROWS = 32
-# Calls on several threads are cut into at least this many items per thread
-# (channels, then positions), so that one item or a batch of one keeps every
-# thread busy.  The split never changes a result's bits.
-_KERNEL_ITEMS_PER_THREAD = 4
-# Weights used at fewer positions than this (batch x output length) are read
-# where they are: packing them into tile panels would cost more than it saves.
-_KERNEL_PACK_MIN_POSITIONS = 1024
-# A thread's input window holds every input channel of a group (packed once
-# per item) up to this size, else one pass's channels (packed again for each
-# block of output channels).
-_KERNEL_WHOLE_WINDOW_BYTES = 1 << 18
-# A thread's input window above this (dilations of thousands) takes the BLAS path.
-_KERNEL_MAX_WINDOW_BYTES = 1 << 24
 
-def uses_gemm(spec: ConvSpec) -> bool:
-    """Whether the layer is a matrix product worth a GEMM (else: the loops path)."""
-    out_rows = spec.out_channels_per_group
-    packed_rows = spec.in_channels_per_group * spec.kernel_size
-    return (
-        out_rows >= _GEMM_MIN_OUT_CHANNELS
-        and packed_rows >= _GEMM_MIN_PACKED_ROWS
-        and max(out_rows, packed_rows, spec.length_out) <= _INT_MAX
-    )
+# the fused kernels' specialisations by dtype (indexing skips the call-time dispatch)
+_FUSED_NAME = {"float32": "float", "float64": "double", "complex64": "float complex",
+               "complex128": "double complex"}
+_KERNELS = {dtype: conv1d_direct[name] for dtype, name in _FUSED_NAME.items()}
 
-
-def _gemm_blocks(spec: ConvSpec) -> tuple[int, int]:
-    """(columns, rows) of the packed block: cache-sized, with work for several threads.
-
-    The blocks depend on the shapes alone, never on the thread count, so that
-    every output element is computed the same way whatever the thread count.
-    """
-    itemsize = np.dtype(spec.compute_dtype).itemsize
-    rows = min(spec.in_channels_per_group * spec.kernel_size, _BLOCK_MAX_ROWS)
-    cols = max(32, max(_BLOCK_MIN_COLS, _BLOCK_BYTES // (rows * itemsize)) // 32 * 32)
-    # enough blocks that up to _BLOCKS_FOR_THREADS threads share the work evenly
-    wanted_blocks = -(-_BLOCKS_FOR_THREADS // max(1, spec.batch * spec.groups))
-    even_share = -(-spec.length_out // wanted_blocks)
-    cols = min(cols, max(_BLOCK_MIN_COLS, -(-even_share // 32) * 32))
-    return max(1, min(cols, spec.length_out)), rows
-
-
-_KERNELS = {
-    "float32": conv1d_direct["float"],
-    "float64": conv1d_direct["double"],
-    "complex64": conv1d_direct["float complex"],
-    "complex128": conv1d_direct["double complex"],
-}
-
-
-class KernelPlan(NamedTuple):
-    """How a call runs on the own GEMM kernel (see ``_conv_gemm.conv1d_gemm``)."""
-
-    variant: str
-    rows_per_pass: int
-    t_block: int
-    o_split: int
-    o_block: int
-    whole_window: bool  # the window holds every input channel of a group
-    pack_weights: bool  # the weights are packed into tile panels first
-    window: int    # scratch values per thread
-    offsets: int   # scratch offsets per thread
-    stage: int     # scratch values per thread for partial sums (0: one pass)
-    weights: int   # packed weight values
-
-
-class DirectPlan(NamedTuple):
-    """How a call runs on the direct backend: its path ('kernel', 'gemm' or
-    'loops'), threads, and the path's blocks (the BLAS path's packed block,
-    or the kernel's plan)."""
-
-    path: str
-    threads: int
-    columns: int = 0
-    rows: int = 0
-    kernel: KernelPlan | None = None
-
-
-class WeightGradPlan(NamedTuple):
-    """How a weight gradient runs: threads, the parts its sum is split in, and the
-    path's blocks: the own kernel's variant and positions per item, or the BLAS
-    path's packed block (columns 0: the loops path)."""
-
-    threads: int
-    columns: int  # the BLAS path's packed block, or the own kernel's sum columns
-    rows: int
-    parts: int
-    kernel: str | None = None
-    t_block: int = 0
-
-
-def _kernel_plan(spec: ConvSpec, num_threads: int, variant: str) -> tuple[KernelPlan, int] | None:
-    """The own kernel's blocks for a call and its thread count, or None where its
-    input window would be too large (the BLAS path takes the call)."""
-    itemsize = np.dtype(spec.compute_dtype).itemsize
-    tile_rows, tile_cols = tile_shape(variant, itemsize)
-    cout_g, length_out = spec.out_channels_per_group, spec.length_out
-    whole_tiles = -(-cout_g // tile_rows) * tile_rows
-    t_block = min(max(tile_cols, _KERNEL_T_BLOCK // tile_cols * tile_cols), -(-length_out // tile_cols) * tile_cols)
-    o_split = whole_tiles
-    items = spec.batch * spec.groups * -(-length_out // t_block)
-    wanted = _KERNEL_ITEMS_PER_THREAD * num_threads if num_threads > 1 else 1
-    if items < wanted:  # split the channels, in whole tiles
-        parts = min(-(-wanted // items), whole_tiles // tile_rows)
-        o_split = -(-whole_tiles // parts // tile_rows) * tile_rows
-        items *= -(-cout_g // o_split)
-    if items < wanted:  # and the positions, in whole tiles
-        parts = min(-(-wanted // items), t_block // tile_cols)
-        t_block = -(-t_block // parts // tile_cols) * tile_cols
-        items = spec.batch * spec.groups * -(-cout_g // o_split) * -(-length_out // t_block)
-    o_block = min(o_split, max(tile_rows, _KERNEL_O_BLOCK // tile_rows * tile_rows))
-    if spec.in_channels_per_group * spec.kernel_size <= _KERNEL_STORE_BOUND_ROWS:
-        o_block = tile_rows
-    sizes = (variant, itemsize, spec.in_channels_per_group, spec.kernel_size, spec.stride, spec.dilation,
-             _KERNEL_ROWS, t_block, o_block)
-    window, offsets, stage = scratch_size(*sizes, True)
-    whole_window = window * itemsize <= _KERNEL_WHOLE_WINDOW_BYTES
-    if not whole_window:
-        window, offsets, stage = scratch_size(*sizes, False)
-    if window * itemsize > _KERNEL_MAX_WINDOW_BYTES:
-        return None
-    pack = spec.batch * length_out >= _KERNEL_PACK_MIN_POSITIONS
-    weights = packed_weights_size(variant, spec.out_channels, spec.in_channels_per_group * spec.kernel_size,
-                                  spec.groups) if pack else 0
-    plan = KernelPlan(variant, _KERNEL_ROWS, t_block, o_split, o_block, whole_window, pack, window, offsets, stage,
-                      weights)
-    return plan, max(1, min(num_threads, items))
-
-
-@functools.lru_cache(maxsize=512)
-def _plan(spec: ConvSpec, configured_threads: int, variant: str | None) -> DirectPlan:
-    """The path, threads and blocks of a call (``variant``: the own kernel's, or None).
-
-    Cached: a layer called again with the same shapes plans nothing.
-    """
-    num_threads = 1 if spec.macs < _PARALLEL_MIN_MACS else configured_threads
-    if not uses_gemm(spec):
-        # the loops path shares out whole output rows
-        return DirectPlan("loops", threads=max(1, min(num_threads, spec.batch * spec.output_channels)))
-    if variant is not None and spec.compute_dtype in _KERNEL_DTYPES:
-        planned = _kernel_plan(spec, num_threads, variant)
-        if planned is not None:
-            return DirectPlan("kernel", threads=planned[1], kernel=planned[0])
-    if _blas_threads.shared_pin() is None:
-        num_threads = 1  # the BLAS cannot be kept to one thread: let it thread each GEMM
-    cols, rows = _gemm_blocks(spec)
-    items = spec.batch * spec.groups * -(-spec.length_out // cols)
-    return DirectPlan("gemm", threads=max(1, min(num_threads, items)), columns=cols, rows=rows)
-
-
-_WGRAD_KERNELS = {
-    "float32": conv1d_weight_grad["float"],
-    "float64": conv1d_weight_grad["double"],
-    "complex64": conv1d_weight_grad["float complex"],
-    "complex128": conv1d_weight_grad["double complex"],
-}
-
-
-@functools.lru_cache(maxsize=512)
-def _weight_grad_plan(spec: ConvSpec, configured_threads: int, variant: str | None) -> WeightGradPlan:
-    """The path, threads, blocks and parts of a weight gradient (``variant``: the own kernel's, or None).
-
-    The parts, like the blocks, depend on the shapes alone.
-    """
-    num_threads = 1 if spec.macs < _PARALLEL_MIN_MACS else configured_threads
-    if not uses_gemm(spec):
-        return WeightGradPlan(threads=max(1, min(num_threads, spec.out_channels)), columns=0, rows=0, parts=0)
-    itemsize = np.dtype(spec.compute_dtype).itemsize
-    packed_rows = spec.in_channels_per_group * spec.kernel_size
-    if variant is not None and spec.compute_dtype in _KERNEL_DTYPES:
-        window = scratch_size(variant, itemsize, spec.in_channels_per_group, spec.kernel_size, spec.stride,
-                              spec.dilation, _KERNEL_ROWS, _KERNEL_T_BLOCK, tile_shape(variant, itemsize)[0], False)[0]
-        if window * itemsize <= _KERNEL_MAX_WINDOW_BYTES:
-            columns = weight_grad_columns(variant, itemsize, spec.out_channels_per_group)
-            items = spec.batch * spec.groups * -(-spec.length_out // _KERNEL_T_BLOCK)
-            part_bytes = spec.groups * packed_rows * columns * itemsize
-            parts = max(1, min(_WGRAD_PARTS, items, max(2, _WGRAD_PARTS_BYTES // part_bytes)))
-            return WeightGradPlan(threads=max(1, min(num_threads, parts)), columns=columns, rows=packed_rows,
-                                  parts=parts, kernel=variant, t_block=_KERNEL_T_BLOCK)
-    rows = min(packed_rows, _BLOCK_MAX_ROWS)
-    cols = max(1, min(spec.length_out, max(_BLOCK_MIN_COLS, _BLOCK_BYTES // (rows * itemsize))))
-    items = spec.batch * spec.groups * -(-spec.length_out // cols)
-    weight_bytes = spec.out_channels * packed_rows * itemsize
-    parts = max(1, min(_WGRAD_PARTS, items, max(2, _WGRAD_PARTS_BYTES // weight_bytes)))
-    if _blas_threads.shared_pin() is None:
-        num_threads = 1
-    return WeightGradPlan(threads=max(1, min(num_threads, parts)), columns=cols, rows=rows, parts=parts)
+_WGRAD_KERNELS = {dtype: conv1d_weight_grad[name] for dtype, name in _FUSED_NAME.items()}
 
 
 class DirectBackend(CostModel):
@@ -294,7 +70,7 @@ class DirectBackend(CostModel):
         """The call's cost terms now (see :mod:`arrayconv.routing`), work divided among its threads."""
         if spec.is_empty:
             return {"direct_call": 1.0}
-        plan = _plan(spec, threads.get(), _KERNEL)
+        plan = direct_plan.plan(spec, threads.get(), direct_plan.KERNEL)
         path = "direct_loops_mac" if plan.path == "loops" else "direct_gemm_mac"
         return {"direct_call": 1.0, path: spec.macs * COST_WIDTH[spec.compute_dtype] / plan.threads}
 
@@ -302,7 +78,7 @@ class DirectBackend(CostModel):
         """Bytes allocated besides the output: packed weights and per-thread scratch."""
         if spec.is_empty:
             return 0
-        plan = _plan(spec, threads.get(), _KERNEL)
+        plan = direct_plan.plan(spec, threads.get(), direct_plan.KERNEL)
         itemsize = np.dtype(spec.compute_dtype).itemsize
         if plan.kernel is not None:
             kernel = plan.kernel
@@ -310,16 +86,29 @@ class DirectBackend(CostModel):
                     + plan.threads * kernel.offsets * 8)
         return plan.threads * plan.columns * plan.rows * itemsize
 
+    def bind(self, spec: ConvSpec) -> Callable[[np.ndarray, np.ndarray, np.ndarray | None], np.ndarray] | None:
+        """``run`` for ``spec`` with all that depends on the shapes alone done once: a
+        callable of ``(x, w, b)`` (as ``run`` takes them) that the frontend keeps per
+        call signature, or None where the call takes ``run``'s general route (empty,
+        cut in slices for Ctrl-C, or on the BLAS, which is pinned per call).
+
+        It holds the plan of the thread setting of the time it was bound.
+        """
+        return _bound(spec, threads.get(), direct_plan.KERNEL)
+
     def run(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
-        dtype = spec.compute_dtype
-        out = _scratch.output(spec.output_shape, dtype)
+        bound = _bound(spec, threads.get(), direct_plan.KERNEL)
+        if bound is not None:
+            return bound(x, w, b)
+        out = _scratch.output(spec.output_shape, spec.compute_dtype)
         if spec.is_empty:
             return out
-        plan = _plan(spec, threads.get(), _KERNEL)
-        if plan.kernel is not None:
-            _run_pieces(spec, x, out, _own_kernel(spec, plan, w, b))
-            return out
-        kernel = _blas_kernel(spec, plan, w, b)
+        plan = direct_plan.plan(spec, threads.get(), direct_plan.KERNEL)
+        kernel = _kernel_call(spec, plan)
+
+        def piece(x_piece: np.ndarray, out_piece: np.ndarray, pad_left: int) -> None:
+            kernel(x_piece, w, b, out_piece, pad_left)
+
         # Serial calls are pinned too (the bits would be the same either way:
         # the BLAS threads a GEMM by splitting its output, never its sums): on
         # a shared machine the BLAS's own threads of a small GEMM land on busy
@@ -327,21 +116,21 @@ class DirectBackend(CostModel):
         pin = _blas_threads.shared_pin() if plan.path == "gemm" else None
         align = max(1, plan.columns)
         if pin is None:
-            _run_pieces(spec, x, out, kernel, align)
+            _run_pieces(spec, x, out, piece, align)
         else:
             with pin:
-                _run_pieces(spec, x, out, kernel, align)
+                _run_pieces(spec, x, out, piece, align)
         return out
 
     def weight_grad_workspace_bytes(self, spec: ConvSpec) -> int:
         """Bytes a weight gradient allocates besides its result: packing blocks and part sums."""
         if spec.is_empty:
             return 0
-        plan = _weight_grad_plan(spec, threads.get(), _KERNEL)
+        plan = direct_plan.weight_grad_plan(spec, threads.get(), direct_plan.KERNEL)
         itemsize = np.dtype(spec.compute_dtype).itemsize
         if plan.kernel is not None:
             window, offsets, _ = scratch_size(plan.kernel, itemsize, spec.in_channels_per_group, spec.kernel_size,
-                                              spec.stride, spec.dilation, _KERNEL_ROWS, plan.t_block, 1, False)
+                                              spec.stride, spec.dilation, direct_plan.KERNEL_ROWS, plan.t_block, 1, False)
             sums = plan.parts * spec.groups * plan.rows * plan.columns
             return (sums + plan.threads * (window + plan.t_block * plan.columns)) * itemsize + plan.threads * offsets * 8
         weight = spec.out_channels * spec.in_channels_per_group * spec.kernel_size
@@ -366,7 +155,7 @@ class DirectBackend(CostModel):
                 last = min(first + step, spec.batch)
                 grad += self.run_weight_grad(spec._replace(batch=last - first), x[first:last], grad_output[first:last])
             return grad
-        plan = _weight_grad_plan(spec, threads.get(), _KERNEL)
+        plan = direct_plan.weight_grad_plan(spec, threads.get(), direct_plan.KERNEL)
         if plan.kernel is not None:
             return _own_weight_grad(spec, plan, x, grad_output)
         num_threads, cols, rows, parts = plan[:4]
@@ -386,12 +175,12 @@ class DirectBackend(CostModel):
         return grad
 
 
-def _own_weight_grad(spec: ConvSpec, plan: WeightGradPlan, x: np.ndarray, grad_output: np.ndarray) -> np.ndarray:
+def _own_weight_grad(spec: ConvSpec, plan: direct_plan.WeightGradPlan, x: np.ndarray, grad_output: np.ndarray) -> np.ndarray:
     """The weight gradient on the own kernel: its parts (each the sum of a fixed run of
     items) added in order, so that the bits depend on the shapes alone."""
     sums = np.zeros((plan.parts, spec.groups, plan.rows, plan.columns), dtype=spec.compute_dtype)
     conv1d_weight_grad_gemm(plan.kernel, x, grad_output, sums, spec.kernel_size, spec.stride, spec.dilation,
-                            spec.pad_left, MODE_CODE[spec.padding_mode], spec.groups, plan.threads, _KERNEL_ROWS,
+                            spec.pad_left, MODE_CODE[spec.padding_mode], spec.groups, plan.threads, direct_plan.KERNEL_ROWS,
                             plan.t_block)
     total = sums[0]
     for part in sums[1:]:
@@ -403,32 +192,65 @@ def _own_weight_grad(spec: ConvSpec, plan: WeightGradPlan, x: np.ndarray, grad_o
 
 # A kernel call over part of a call: (input slice, output slice, pad_left of the slice).
 Kernel = Callable[[np.ndarray, np.ndarray, int], None]
+# A planned kernel: (x, w, b or None, out, pad_left).
+KernelCall = Callable[[np.ndarray, np.ndarray, "np.ndarray | None", np.ndarray, int], None]
 
 
-def _own_kernel(spec: ConvSpec, plan: DirectPlan, w: np.ndarray, b: np.ndarray | None) -> Kernel:
-    """The own GEMM kernel (it packs the weights, where planned, and carves its scratch itself)."""
-    kernel = plan.kernel
-    bias = _NO_BIAS[spec.compute_dtype] if b is None else b
-
-    def run(x: np.ndarray, out: np.ndarray, pad_left: int) -> None:
-        conv1d_gemm(kernel.variant, x, w, bias, out, spec.stride, spec.dilation, pad_left,
-                    MODE_CODE[spec.padding_mode], spec.groups, b is not None, plan.threads, kernel.rows_per_pass,
-                    kernel.t_block, kernel.o_split, kernel.o_block, kernel.whole_window, kernel.pack_weights)
-
-    return run
-
-
-def _blas_kernel(spec: ConvSpec, plan: DirectPlan, w: np.ndarray, b: np.ndarray | None) -> Kernel:
-    """The loops path, or the BLAS over packed blocks (``_direct``)."""
+def _kernel_call(spec: ConvSpec, plan: direct_plan.DirectPlan) -> KernelCall:
+    """The call's kernel with its plan's blocks bound: the own GEMM kernel (it packs
+    the weights, where planned, and carves its scratch itself), the loops path, or
+    the BLAS over packed blocks (``_direct``; the caller pins the BLAS)."""
     dtype = spec.compute_dtype
-    work = np.empty((plan.threads, plan.columns * plan.rows), dtype=dtype) if plan.columns else _NO_WORK[dtype]
-    bias = _NO_BIAS[dtype] if b is None else b
+    no_bias = _NO_BIAS[dtype]
+    geometry = (spec.stride, spec.dilation)
+    mode, groups = MODE_CODE[spec.padding_mode], spec.groups
+    if plan.kernel is not None:
+        k = plan.kernel
+        gemm = conv1d_gemm[_FUSED_NAME[dtype]]
+        blocks = (plan.threads, k.rows_per_pass, k.t_block, k.o_split, k.o_block, k.whole_window, k.pack_weights)
 
-    def run(x: np.ndarray, out: np.ndarray, pad_left: int) -> None:
-        _KERNELS[dtype](x, w, bias, out, spec.stride, spec.dilation, pad_left, MODE_CODE[spec.padding_mode],
-                        spec.groups, b is not None, plan.threads, plan.columns, plan.rows, work)
+        def own(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, out: np.ndarray, pad_left: int) -> None:
+            gemm(k.variant, x, w, no_bias if b is None else b, out, *geometry, pad_left, mode, groups,
+                 b is not None, *blocks)
 
-    return run
+        return own
+    direct = _KERNELS[dtype]
+    columns, rows, num_threads = plan.columns, plan.rows, plan.threads
+
+    def blocked(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, out: np.ndarray, pad_left: int) -> None:
+        work = np.empty((num_threads, columns * rows), dtype=dtype) if columns else _NO_WORK[dtype]
+        direct(x, w, no_bias if b is None else b, out, *geometry, pad_left, mode, groups, b is not None,
+               num_threads, columns, rows, work)
+
+    return blocked
+
+
+def forget_plans() -> None:
+    """Drop the cached plans and bound calls, so that the next calls plan afresh (for
+    tests that change the planning constants; the frontend's per-signature table
+    holds bound calls too: ``arrayconv.plain.forget``)."""
+    direct_plan.plan.cache_clear()
+    direct_plan.weight_grad_plan.cache_clear()
+    _bound.cache_clear()
+
+
+@functools.lru_cache(maxsize=512)
+def _bound(spec: ConvSpec, configured_threads: int, variant: str | None) -> Callable | None:
+    """See :meth:`DirectBackend.bind` (cached like the plans)."""
+    if spec.is_empty or spec.macs > _INTERRUPT_MACS:
+        return None
+    plan = direct_plan.plan(spec, configured_threads, variant)
+    if plan.path == "gemm":
+        return None
+    kernel = _kernel_call(spec, plan)
+    shape, dtype, pad_left = spec.output_shape, spec.compute_dtype, spec.pad_left
+
+    def call(x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
+        out = _scratch.output(shape, dtype)
+        kernel(x, w, b, out, pad_left)
+        return out
+
+    return call
 
 
 def _run_pieces(spec: ConvSpec, x: np.ndarray, out: np.ndarray, kernel: Kernel, align: int = 1) -> None:

@@ -17,7 +17,8 @@ import pytest
 from hypothesis import given
 
 import arrayconv
-from arrayconv.backends import direct
+from arrayconv import plain
+from arrayconv.backends import direct, direct_plan
 from hypothesis import strategies as st
 from oracle import _WIDE, assert_matches_torch, reference, assert_close
 from strategies import conv_cases
@@ -25,24 +26,24 @@ from test_gradients import _conv1d_scales, _torch_conv1d_grads, _valid_conv
 
 from arrayconv.backends import _conv_gemm
 
-# The BLAS path is forced by taking the own kernel away (_KERNEL None).
+# The BLAS path is forced by taking the own kernel away (KERNEL None).
 _SMALL_GEMM_BLOCKS = dict(_GEMM_MIN_OUT_CHANNELS=1, _GEMM_MIN_PACKED_ROWS=1, _PARALLEL_MIN_MACS=0,
                           _BLOCK_MAX_ROWS=5, _BLOCK_BYTES=64, _BLOCK_MIN_COLS=32)
 # The own kernel with tiny blocks: several passes of input channels, several
 # items of channels and positions, several channel blocks per item.
 _SMALL_KERNEL_BLOCKS = dict(_GEMM_MIN_OUT_CHANNELS=1, _GEMM_MIN_PACKED_ROWS=1, _PARALLEL_MIN_MACS=0,
-                            _KERNEL_ROWS=5, _KERNEL_T_BLOCK=1, _KERNEL_O_BLOCK=1, _KERNEL_ITEMS_PER_THREAD=64,
+                            KERNEL_ROWS=5, _KERNEL_T_BLOCK=1, _KERNEL_O_BLOCK=1, _KERNEL_ITEMS_PER_THREAD=64,
                             _KERNEL_PACK_MIN_POSITIONS=0, _WGRAD_PARTS=3)
 PATHS = {
     "loops": dict(_GEMM_MIN_OUT_CHANNELS=10**9, _PARALLEL_MIN_MACS=0),
-    "gemm": dict(_SMALL_GEMM_BLOCKS, _KERNEL=None),
-    "kernel": dict(_SMALL_KERNEL_BLOCKS, _KERNEL=direct._KERNEL),
+    "gemm": dict(_SMALL_GEMM_BLOCKS, KERNEL=None),
+    "kernel": dict(_SMALL_KERNEL_BLOCKS, KERNEL=direct_plan.KERNEL),
 }
 # The own kernel's other variants where this CPU runs them (the baseline
 # vectors, and the AVX-512 tile shape compiled for AVX2), a window of one
 # pass's channels, and its default blocks.
 EXTRA_PATHS = {
-    **{f"kernel-{variant}": dict(_SMALL_KERNEL_BLOCKS, _KERNEL=variant) for variant in _conv_gemm.VARIANTS},
+    **{f"kernel-{variant}": dict(_SMALL_KERNEL_BLOCKS, KERNEL=variant) for variant in _conv_gemm.VARIANTS},
     # each pass's input channels packed again for each block of output channels
     "kernel-pass-windows": dict(_SMALL_KERNEL_BLOCKS, _KERNEL_WHOLE_WINDOW_BYTES=0),
     # the weights read where they are (the tests' short calls pack them by default)
@@ -56,25 +57,29 @@ KERNEL_MISSING = "this build has no own GEMM kernel (no GCC vector extensions): 
 @contextmanager
 def forced(path, num_threads=2):
     settings = {**PATHS, **EXTRA_PATHS}[path]
-    variant = settings.get("_KERNEL", direct._KERNEL) if path.startswith("kernel") else None
+    variant = settings.get("KERNEL", direct_plan.KERNEL) if path.startswith("kernel") else None
     if path.startswith("kernel") and variant is None:
         pytest.skip(KERNEL_MISSING)
     if variant is not None and not _conv_gemm.runs(variant):
         pytest.skip(f"this CPU does not run the kernel variant {variant!r}")
-    saved = {name: getattr(direct, name) for name in settings}
+    saved = {name: getattr(direct_plan, name) for name in settings}
     for name, value in settings.items():
-        setattr(direct, name, value)
-    direct._plan.cache_clear()
-    direct._weight_grad_plan.cache_clear()
+        setattr(direct_plan, name, value)
+    _forget_plans()
     arrayconv.threads.set_num_threads(num_threads)
     try:
         yield
     finally:
         for name, value in saved.items():
-            setattr(direct, name, value)
-        direct._plan.cache_clear()
-        direct._weight_grad_plan.cache_clear()
+            setattr(direct_plan, name, value)
+        _forget_plans()
         arrayconv.threads.set_num_threads(None)
+
+
+def _forget_plans():
+    """The backend's cached plans and the frontend's bound calls: both follow the constants set."""
+    direct.forget_plans()
+    plain.forget()
 
 
 @pytest.mark.parametrize("path", PATHS)
@@ -105,7 +110,7 @@ def test_weight_gradient_matches_torch_on_every_path(path, case, seed):
     gy = np.random.default_rng(seed).standard_normal(tuple(out_shape)).astype(case.x.dtype)
     with forced(path):
         if path.startswith("kernel"):
-            direct._KERNEL_T_BLOCK = 7  # many items (restored by forced, which saved it)
+            direct_plan._KERNEL_T_BLOCK = 7  # many items (restored by forced, which saved it)
         (grad,) = arrayconv.conv1d_backward(gy, case.x, case.w, case.stride, case.padding, case.dilation,
                                             case.groups, case.padding_mode, needs=("weight",), backend="direct")[1:2]
     expected = _torch_conv1d_grads(case, gy, _WIDE[case.x.dtype.name])[1]
@@ -117,17 +122,17 @@ def test_path_is_taken(path):
     x, w = np.ones((2, 4, 30), np.float32), np.ones((6, 4, 3), np.float32)
     with forced(path):
         spec = arrayconv.shape.normalize(x, w)
-        plan = direct._plan(spec, 2, direct._KERNEL)
+        plan = direct_plan.plan(spec, 2, direct_plan.KERNEL)
         assert plan.path == path and plan.threads == 2
         if path == "gemm":
             assert plan.rows == 5 and plan.columns == 28  # several row blocks (one 28-column block)
         if path == "kernel":
-            assert plan.kernel.variant == direct._KERNEL and plan.kernel.rows_per_pass == 5
+            assert plan.kernel.variant == direct_plan.KERNEL and plan.kernel.rows_per_pass == 5
 
 
 def test_complex_layers_take_the_blas_path():
     x, w = np.ones((2, 64, 300), np.complex64), np.ones((64, 64, 3), np.complex64)
-    assert direct._plan(arrayconv.shape.normalize(x, w), 2, direct._KERNEL).path == "gemm"
+    assert direct_plan.plan(arrayconv.shape.normalize(x, w), 2, direct_plan.KERNEL).path == "gemm"
 
 
 @pytest.mark.parametrize("path", PATHS)
@@ -173,7 +178,7 @@ def test_kernel_variant_is_the_best_the_cpu_has():
     avx2 = "avx2" in flags and "fma" in flags
     expected = ("avx512" if avx2 and "avx512f" in flags and "avx512vl" in flags
                 else "avx2" if avx2 else "baseline")
-    assert direct._KERNEL == expected
+    assert direct_plan.KERNEL == expected
     assert _conv_gemm.runs("wide-on-avx2") == avx2
 
 
@@ -217,6 +222,6 @@ def test_sliced_long_calls_match_unsliced(path, mode, batch, monkeypatch):
     with forced(path):
         whole = arrayconv.conv1d(x, w, b, stride=2, padding=4, dilation=3, groups=2, padding_mode=mode, backend="direct")
         monkeypatch.setattr(direct, "_INTERRUPT_MACS", 1000)  # many slices
-        direct._plan.cache_clear()
+        _forget_plans()
         sliced = arrayconv.conv1d(x, w, b, stride=2, padding=4, dilation=3, groups=2, padding_mode=mode, backend="direct")
     np.testing.assert_allclose(sliced, whole, rtol=1e-13, atol=1e-13)

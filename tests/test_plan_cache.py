@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import arrayconv
-from arrayconv import plain, policy, shape
+from arrayconv import execute, plain, policy, shape
 from arrayconv.shape import memory
 
 
@@ -109,3 +109,74 @@ def test_calls_of_other_kinds_are_planned_each_time(counted):
     arrayconv.conv1d(x, w, groups=np.int64(1))  # a NumPy integer
     arrayconv.conv1d(x, w, groups=np.int64(1))
     assert counted["normalize"] == 4
+
+
+def _kept_entry(x, w, b=None, **kwargs):
+    """The table's (spec, backend, bound call) for a call of these arrays and arguments."""
+    arguments = tuple(kwargs.get(name, default) for name, default in
+                      (("stride", 1), ("padding", 0), ("dilation", 1), ("groups", 1),
+                       ("padding_mode", "zeros"), ("backend", None)))
+    return plain._planned[plain._signature((x, w, b), arguments)]
+
+
+@pytest.mark.parametrize("layer", [
+    dict(shape_x=(2, 16, 70), shape_w=(24, 16, 3)),              # the own kernel
+    dict(shape_x=(2, 8, 70), shape_w=(8, 1, 5), groups=8),       # depthwise: the loops path
+    dict(shape_x=(1, 40, 300), shape_w=(48, 40, 3), stride=2),   # the kernel on two threads
+])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("unbatched", [False, True])
+def test_a_planned_numpy_call_runs_bound_and_gives_the_general_routes_bits(counted, layer, dtype, unbatched):
+    layer = dict(layer)
+    x, w = arrays(layer.pop("shape_x"), layer.pop("shape_w"), dtype)
+    x = x[0].copy() if unbatched else x
+    b = np.linspace(-1, 1, w.shape[0]).astype(dtype)
+    x_before, w_before = x.copy(), w.copy()
+    first = arrayconv.conv1d(x, w, b, **layer)
+    spec, chosen, bound = _kept_entry(x, w, b, **layer)
+    assert chosen.name == "direct" and bound is not None
+    again = arrayconv.conv1d(x, w, b, **layer)  # through the bound call
+    general = execute.run(spec, chosen, x, w, b)
+    assert again.shape == first.shape == general.shape and again.dtype == dtype
+    np.testing.assert_array_equal(again, general)
+    np.testing.assert_array_equal(again, first)
+    assert again is not first and not np.shares_memory(again, x)
+    np.testing.assert_array_equal(x, x_before)
+    np.testing.assert_array_equal(w, w_before)
+    expected = arrayconv.conv1d(x, w, b, **{**layer, "backend": "array_api"})
+    np.testing.assert_allclose(again, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("change", ["float16", "fortran_weight", "big_endian", "fft", "complex_blas"])
+def test_calls_that_need_conversions_or_other_backends_are_not_bound(counted, change):
+    x, w = arrays()
+    kwargs = {}
+    if change == "float16":  # computed in float32, returned in float16
+        x, w = x.astype(np.float16), w.astype(np.float16)
+    elif change == "fortran_weight":
+        w = np.asfortranarray(w)
+    elif change == "big_endian":
+        x = x.astype(">f4")
+    elif change == "fft":
+        kwargs["backend"] = "fft"
+    else:  # complex layers run on the BLAS, which is pinned per call
+        x, w = arrays(shape_x=(2, 16, 50), shape_w=(16, 16, 3), dtype=np.complex64)
+    first = arrayconv.conv1d(x, w, **kwargs)
+    assert _kept_entry(x, w, **kwargs)[2] is None
+    again = arrayconv.conv1d(x, w, **kwargs)
+    np.testing.assert_array_equal(again, first)
+    assert again.dtype == first.dtype == np.result_type(x, w).newbyteorder("=")
+
+
+def test_a_bound_call_follows_the_thread_setting(counted):
+    x, w = arrays(shape_x=(1, 64, 2000), shape_w=(96, 64, 5))
+    with arrayconv.config_context(threads=1):
+        one = arrayconv.conv1d(x, w)
+        bound_one = _kept_entry(x, w)[2]
+    with arrayconv.config_context(threads=2):
+        if arrayconv.threads.get() < 2:
+            pytest.skip("OpenMP gives this process one thread")
+        two = arrayconv.conv1d(x, w)
+        bound_two = _kept_entry(x, w)[2]
+    assert bound_one is not None and bound_two is not None and bound_one is not bound_two
+    np.testing.assert_array_equal(one, two)  # the kernel's bits do not depend on the thread count
