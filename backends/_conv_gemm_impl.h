@@ -30,58 +30,69 @@ typedef T ACG_NAME(acg_vector_) __attribute__((vector_size(ACG_VB)));
             acc##o##b = acc##o##a;                                                        \
         } else {                                                                          \
             memcpy(&acc##o##a, src + o * lds, sizeof(VT));                                \
-            memcpy(&acc##o##b, src + o * lds + VL, sizeof(VT));                           \
+            if (!half) memcpy(&acc##o##b, src + o * lds + VL, sizeof(VT));                \
         }                                                                                 \
     }
 #define ACG_FMA(o)                                                                        \
     if (o < mr) {                                                                         \
         const T w = packed ? ar[o] : ar[o * lda];                                         \
         acc##o##a += w * b0;                                                              \
-        acc##o##b += w * b1;                                                              \
+        if (!half) acc##o##b += w * b1;                                                   \
     }
 #define ACG_STORE(o)                                                                      \
     if (o < mr) {                                                                         \
         memcpy(dst + o * ldd, &acc##o##a, sizeof(VT));                                    \
-        memcpy(dst + o * ldd + VL, &acc##o##b, sizeof(VT));                               \
+        if (!half) memcpy(dst + o * ldd + VL, &acc##o##b, sizeof(VT));                    \
     }
 #define ACG_REPEAT12(M) M(0) M(1) M(2) M(3) M(4) M(5) M(6) M(7) M(8) M(9) M(10) M(11)
 
-/* One tile of mr rows and NR positions (mr and packed constants once inlined):
+/* One tile of mr rows and NR positions (mr, packed and half constants once inlined):
  *   dst[o, 0:NR] = (init[o], or src[o, 0:NR] when init is NULL)
  *                  + sum_{r < kc} A[o, r] * (base + boff[r] + t0)[0:NR]
  * with A[o, r] = a[r * MR + o] (packed weights) or a[o * lda + r] (the
- * caller's), the rows of src lds apart, those of dst ldd apart (src may be dst). */
+ * caller's), the rows of src lds apart, those of dst ldd apart (src may be dst);
+ * half: positions 0:VL only (a row's last few positions; each position's sum
+ * is the same sequence of operations as in a whole tile, so the bits are too). */
 ACG_TARGET static inline __attribute__((always_inline)) void
 ACG_NAME(acg_tile_)(ptrdiff_t kc, const T *restrict a, ptrdiff_t lda, const T *restrict base,
                     const ptrdiff_t *restrict boff, ptrdiff_t t0, const T *src, ptrdiff_t lds,
-                    T *dst, ptrdiff_t ldd, const T *restrict init, const int mr, const int packed)
+                    T *dst, ptrdiff_t ldd, const T *restrict init, const int mr, const int packed,
+                    const int half)
 {
     const VT zero = {0};
     ACG_REPEAT12(ACG_DECLARE)
     ACG_REPEAT12(ACG_LOAD)
     for (ptrdiff_t r = 0; r < kc; r++) {
         const T *bp = base + boff[r] + t0;
-        VT b0, b1;
+        VT b0, b1 = zero;
         memcpy(&b0, bp, sizeof(VT));
-        memcpy(&b1, bp + VL, sizeof(VT));
+        if (!half) memcpy(&b1, bp + VL, sizeof(VT));
         const T *ar = packed ? a + r * MR : a + r;
         ACG_REPEAT12(ACG_FMA)
     }
     ACG_REPEAT12(ACG_STORE)
 }
 
+#define ACG_CALL(m, packed, half) \
+    ACG_NAME(acg_tile_)(kc, a, lda, base, boff, t0, src, lds, dst, ldd, init, m, packed, half)
 #define ACG_CASE(m)                                                                       \
     case m:                                                                               \
         if (m > MR) break;                                                                \
-        if (lda) ACG_NAME(acg_tile_)(kc, a, lda, base, boff, t0, src, lds, dst, ldd, init, m, 0); \
-        else ACG_NAME(acg_tile_)(kc, a, 0, base, boff, t0, src, lds, dst, ldd, init, m, 1); \
+        if (half) {                                                                       \
+            if (lda) ACG_CALL(m, 0, 1);                                                   \
+            else ACG_CALL(m, 1, 1);                                                       \
+        } else {                                                                          \
+            if (lda) ACG_CALL(m, 0, 0);                                                   \
+            else ACG_CALL(m, 1, 0);                                                       \
+        }                                                                                 \
         break;
 
-/* The tile for any row count 1..MR; lda 0: packed weights, else the caller's, rows lda apart. */
+/* The tile for any row count 1..MR; lda 0: packed weights, else the caller's, rows lda
+ * apart; half: the first VL positions only. */
 ACG_TARGET static void
 ACG_NAME(acg_tile_rows_)(ptrdiff_t kc, const T *a, ptrdiff_t lda, const T *base,
                          const ptrdiff_t *boff, ptrdiff_t t0, const T *src, ptrdiff_t lds, T *dst,
-                         ptrdiff_t ldd, const T *init, int mr)
+                         ptrdiff_t ldd, const T *init, int mr, int half)
 {
     switch (mr) {
     ACG_CASE(12) ACG_CASE(11) ACG_CASE(10) ACG_CASE(9) ACG_CASE(8) ACG_CASE(7)
@@ -195,17 +206,19 @@ ACG_NAME(acg_item_)(const acg_geom *g, const T *x, const T *a, int packed, const
                     const T *ap = packed ? a + ((o / MR) * rows + r0) * MR : a + o * rows + r0;
                     const T *init = first_pass ? (bias ? bias + o : zeros) : NULL;
                     T *staged = stage ? stage + (o - ob) * lds + tile * NR : NULL;  /* one pass: none */
+                    /* a row's last VL positions or fewer: half a tile */
+                    const int half = nr <= VL;
                     if (!last_pass) {
                         ACG_NAME(acg_tile_rows_)(kc, ap, packed ? 0 : rows, window, offsets, tile * NR, staged, lds,
-                                                 staged, lds, init, mr);
+                                                 staged, lds, init, mr, half);
                     } else if (nr == NR) {
                         ACG_NAME(acg_tile_rows_)(kc, ap, packed ? 0 : rows, window, offsets, tile * NR, staged, lds,
-                                                 y + o * ldy + t, ldy, init, mr);
+                                                 y + o * ldy + t, ldy, init, mr, 0);
                     } else {
-                        /* the last positions of a row: through a whole tile of scratch */
+                        /* the last positions of a row: through a tile of scratch */
                         T part[MR * NR];
                         ACG_NAME(acg_tile_rows_)(kc, ap, packed ? 0 : rows, window, offsets, tile * NR, staged, lds,
-                                                 part, NR, init, mr);
+                                                 part, NR, init, mr, half);
                         for (int i = 0; i < mr; i++)
                             memcpy(y + (o + i) * ldy + t, part + i * NR, nr * sizeof(T));
                     }
@@ -339,6 +352,7 @@ ACG_NAME(acg_pack_weights_)(const T *w, ptrdiff_t cout, ptrdiff_t rows, ptrdiff_
 }
 
 #undef ACG_CASE
+#undef ACG_CALL
 #undef ACG_WCASE
 #undef ACG_WSTORE
 #undef ACG_WFMA

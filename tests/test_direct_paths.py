@@ -135,6 +135,25 @@ def test_complex_layers_take_the_blas_path():
     assert direct_plan.plan(arrayconv.shape.normalize(x, w), 2, direct_plan.KERNEL).path == "gemm"
 
 
+@pytest.mark.parametrize("path", ["kernel", "kernel-default-blocks", "kernel-unpacked", "kernel-baseline"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_rows_last_positions_have_the_bits_of_a_whole_tile(path, dtype):
+    """Every output length up to two tiles and a half (so every tail, the short ones
+    computed as half tiles): the last positions equal, bit for bit, the same
+    positions of a longer call, where they are inside whole tiles."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 7, 90)).astype(dtype)
+    w = rng.standard_normal((14, 7, 4)).astype(dtype)
+    b = rng.standard_normal(14).astype(dtype)
+    with forced(path, 1):
+        long = arrayconv.conv1d(x, w, b, backend="direct")
+        for length_out in range(1, 82):
+            short = arrayconv.conv1d(x[:, :, : length_out + 3], w, b, backend="direct")
+            np.testing.assert_array_equal(short, long[:, :, :length_out], err_msg=f"L_out {length_out}")
+    wide, scale = reference(x, w, b, 1, 0, 1, 1, "zeros", dtype)
+    assert_close(long, wide, scale, dtype)
+
+
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("dtype", ["float32", "complex128"])
 @pytest.mark.parametrize("stride", [1, 2])
