@@ -193,11 +193,19 @@ class PeerResult:
     seconds: dict[str, float]  # library: median seconds per call
     gflops: float  # arrayconv's
     ceiling_fraction: float  # arrayconv's GFLOP/s over the matrix-product rate
+    # library: its median seconds per call in each round (the rounds' blocks run back to back)
+    rounds: dict[str, list[float]] = field(default_factory=dict)
 
     @property
     def best_peer(self) -> tuple[str, float] | None:
         peers = {name: t for name, t in self.seconds.items() if name != "arrayconv"}
         return min(peers.items(), key=lambda item: item[1]) if peers else None
+
+    def round_ratios(self, peer: str) -> list[float]:
+        """``peer``'s time over arrayconv's, round by round: each compares two blocks run
+        within about a second of each other, so a machine whose speed drifts (a shared
+        or virtual one) moves both alike."""
+        return [theirs / ours for theirs, ours in zip(self.rounds.get(peer, []), self.rounds.get("arrayconv", []))]
 
 
 # seconds of rest before a library's block: the thread pools of the library timed before it
@@ -225,15 +233,17 @@ def _block(function: Callable[[], Any], samples: int, min_time: float) -> list[f
 
 
 @restores_torch_threads
-def compare_peers(names: Sequence[str], num_threads: int, ceiling: float, samples: int = 5,
-                  min_time: float = 0.05, progress: Callable[[str], None] | None = None) -> list[PeerResult]:
-    """Time arrayconv and every installed peer on each case, in blocks (the order run forwards, then
-    backwards); ``ceiling`` is the matrix-product rate in FLOP/s.
+def compare_peers(names: Sequence[str], num_threads: int, ceiling: float, samples: int = 3,
+                  min_time: float = 0.05, progress: Callable[[str], None] | None = None,
+                  rounds: int = 4) -> list[PeerResult]:
+    """Time arrayconv and every installed peer on each case, in ``rounds`` rounds of one block per
+    library (the order forwards, then backwards, and so on); ``ceiling`` is the matrix-product
+    rate in FLOP/s.
 
     Examples
     --------
     >>> (result,) = compare_peers(["tiny"], num_threads=1, ceiling=1e10, samples=1, min_time=0.001)
-    >>> "arrayconv" in result.seconds and result.gflops > 0
+    >>> "arrayconv" in result.seconds and result.gflops > 0 and len(result.rounds["arrayconv"]) == 4
     True
     """
     installed = [peer for peer in PEERS if is_installed(peer)]
@@ -256,12 +266,16 @@ def compare_peers(names: Sequence[str], num_threads: int, ceiling: float, sample
                 if got.shape != expected.shape or np.max(np.abs(got - expected)) > 1e-3 * scale:
                     raise AssertionError(f"{peer} disagrees with arrayconv on {name}: the peer's model is wrong")
             times: dict[str, list[float]] = {key: [] for key in functions}
-            for order in (list(functions), list(functions)[::-1]):
+            per_round: dict[str, list[float]] = {key: [] for key in functions}
+            for round_index in range(rounds):
+                order = list(functions) if round_index % 2 == 0 else list(functions)[::-1]
                 for key in order:
-                    times[key] += _block(functions[key], samples, min_time)
+                    block = _block(functions[key], samples, min_time)
+                    times[key] += block
+                    per_round[key].append(statistics.median(block))
             medians = {key: statistics.median(values) for key, values in times.items()}
             rate = peer_flops(case) / medians["arrayconv"]
-            results.append(PeerResult(name, medians, rate / 1e9, rate / ceiling))
+            results.append(PeerResult(name, medians, rate / 1e9, rate / ceiling, per_round))
     finally:
         threads.set_num_threads(None)
     return results
@@ -289,14 +303,19 @@ def report(num_threads: int, quick: bool = False, names: Sequence[str] = ()) -> 
     if unknown:
         print(f"unknown peer case(s) {unknown}; choose from {list(PEER_CASES)}", file=sys.stderr)
         return 2
-    results = compare_peers(chosen, num_threads, ceiling, samples=3 if quick else 5,
-                            min_time=0.01 if quick else 0.05, progress=lambda text: print(f"... {text}", flush=True))
+    results = compare_peers(chosen, num_threads, ceiling, samples=3, min_time=0.01 if quick else 0.05,
+                            progress=lambda text: print(f"... {text}", flush=True), rounds=2 if quick else 4)
     peers = [name for name in PEERS if any(name in r.seconds for r in results)]
+    print("best peer / arrayconv: the median of the rounds' ratios (each round times every library "
+          "once, back to back), and their range")
     print(f"| case | arrayconv | {' | '.join(peers)} | best peer / arrayconv | arrayconv GFLOP/s | % of ceiling |")
     print("|---|---|" + "---|" * len(peers) + "---|---|---|")
     for r in results:
         best = r.best_peer
-        ratio = "-" if best is None else f"{best[1] / r.seconds['arrayconv']:.2f} ({best[0]})"
+        ratio = "-"
+        if best is not None:
+            ratios = r.round_ratios(best[0])
+            ratio = f"{statistics.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f}, {best[0]})"
         cells = " | ".join(_format(r.seconds.get(name)) for name in peers)
         print(f"| {r.case} | {_format(r.seconds['arrayconv'])} | {cells} | {ratio} | {r.gflops:.1f} | "
               f"{100 * r.ceiling_fraction:.0f}% |")

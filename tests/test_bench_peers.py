@@ -1,5 +1,7 @@
 """The peers' benchmark: each peer's model computes the case (checked before timing), the table prints."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -36,6 +38,19 @@ def test_compare_peers_times_arrayconv_and_every_installed_peer():
     assert result.ceiling_fraction == pytest.approx(result.gflops * 1e9 / 1e10)
     if timed:
         assert result.best_peer[1] == min(result.seconds[peer] for peer in timed)
+    # one median per round and library; the ratios pair each round's blocks
+    assert {name: len(times) for name, times in result.rounds.items()} == {name: 4 for name in result.seconds}
+    for peer in timed:
+        assert result.round_ratios(peer) == [theirs / ours for theirs, ours in
+                                             zip(result.rounds[peer], result.rounds["arrayconv"])]
+        assert min(result.rounds[peer]) <= result.seconds[peer] <= max(result.rounds[peer])
+
+
+def test_the_round_ratios_pair_each_rounds_blocks():
+    result = bench_peers.PeerResult("tiny", {"arrayconv": 2.0, "torch": 3.0}, 1.0, 0.5,
+                                    {"arrayconv": [1.0, 2.0, 4.0], "torch": [1.5, 3.0, 2.0]})
+    assert result.round_ratios("torch") == [1.5, 1.5, 0.5]
+    assert result.round_ratios("jax") == []  # not timed
 
 
 def test_benchmarks_give_torch_its_thread_count_back():
@@ -64,6 +79,8 @@ def test_bench_peers_prints_the_table_with_its_ceiling(capsys, monkeypatch):
     assert "ceiling: float32 matrix product" in out
     assert "| case | arrayconv | torch | best peer / arrayconv | arrayconv GFLOP/s | % of ceiling |" in out
     assert out.count("| tiny |") == 1
+    (row,) = [line for line in out.splitlines() if line.startswith("| tiny |")]
+    assert re.search(r"\| \d+\.\d\d \(\d+\.\d\d-\d+\.\d\d, torch\) \|", row), row
 
 
 def test_bench_peers_refuses_an_unknown_case(capsys):
