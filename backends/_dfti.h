@@ -5,8 +5,10 @@
  *
  * Streams of long kernels (backends/partitioned.py) run two short transforms
  * per push; through mkl-fft's Python wrapper each costs several microseconds
- * of argument handling around about a microsecond of transform.  A descriptor
- * committed once and computed from C costs only the transform.
+ * of argument handling around about a microsecond of transform.  The fft
+ * backend's frames are long, but mkl-fft commits a descriptor on every call,
+ * which costs several of its transforms.  A descriptor committed once and
+ * computed from C costs only the transform.
  *
  * The values below are those of MKL's mkl_dfti.h (DFTI_CONFIG_PARAM and
  * DFTI_CONFIG_VALUE), which are part of its stable ABI.  DftiCreateDescriptor,
@@ -18,6 +20,7 @@
 #define ARRAYCONV_DFTI_H
 
 enum {
+    ACD_BACKWARD_SCALE = 5,
     ACD_NUMBER_OF_TRANSFORMS = 7,
     ACD_CONJUGATE_EVEN_STORAGE = 10,
     ACD_PLACEMENT = 11,
@@ -46,10 +49,11 @@ typedef struct {
 /* A committed descriptor for `rows` one-dimensional transforms of `length`
  * points, not in place, rows `in_distance` and `out_distance` elements apart
  * (complex elements on the conjugate-even side, the layout of numpy's rfft),
- * on at most `threads` threads.  0 on success, MKL's status otherwise (and
+ * on at most `threads` threads, the backward transform scaled by
+ * `backward_scale`.  0 on success, MKL's status otherwise (and
  * *handle freed). */
 static long acd_make(const acd_api *api, void **handle, int single, int real_domain, long length, long rows,
-                     long in_distance, long out_distance, long threads)
+                     long in_distance, long out_distance, long threads, double backward_scale)
 {
     long status;
     *handle = 0;
@@ -67,6 +71,9 @@ static long acd_make(const acd_api *api, void **handle, int single, int real_dom
         status = ((acd_set_fn)api->set)(*handle, ACD_OUTPUT_DISTANCE, out_distance);
     if (status == 0)
         status = ((acd_set_fn)api->set)(*handle, ACD_THREAD_LIMIT, threads);
+    /* a double for either precision: a variadic float arrives as one */
+    if (status == 0 && backward_scale != 1.0)
+        status = ((acd_set_fn)api->set)(*handle, ACD_BACKWARD_SCALE, backward_scale);
     if (status == 0)
         status = ((acd_commit_fn)api->commit)(*handle);
     if (status != 0 && *handle) {

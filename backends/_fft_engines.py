@@ -25,6 +25,7 @@ array([[4., 0., 0.]])
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -33,6 +34,11 @@ import scipy
 import scipy.fft
 
 from . import _mkl_runtime  # imports mkl_fft only when load() is called
+from ._fft_kernels import DftiBatch
+
+# Committed descriptors a calling thread keeps (each holds its transform's tables:
+# tens to hundreds of kilobytes); past this many, it starts again.
+_KEPT_DESCRIPTORS = 16
 
 __all__ = ["ENGINES", "MKLEngine", "ScipyEngine", "get", "resolve"]
 
@@ -45,6 +51,7 @@ class MKLEngine:
 
     def __init__(self) -> None:
         self._loaded: Any = None  # the mkl_fft module once imported, False if it cannot be
+        self._local = threading.local()  # each calling thread's committed descriptors
 
     @property
     def _module(self) -> Any:
@@ -90,14 +97,43 @@ class MKLEngine:
         engine returns a new C-contiguous array of ``out``'s shape instead
         of filling ``out``: callers use the array returned.)
         """
+        batch = self._committed(source, out, source.shape[-1], is_complex, threads, backward=False)
+        if batch is not None:
+            return batch.compute(source, out)
         function = self._module.fft if is_complex else self._module.rfft
         return _into(function(source, axis=-1, out=out), out)
 
     def inverse(self, source: np.ndarray, out: np.ndarray, *, n: int, is_complex: bool, threads: int) -> np.ndarray:
         """The inverse transform of ``source`` along its last axis (length ``n``), as :meth:`forward`."""
+        batch = self._committed(source, out, n, is_complex, threads, backward=True)
+        if batch is not None:
+            return batch.compute(source, out)
         if is_complex:
             return _into(self._module.ifft(source, axis=-1, out=out), out)
         return _into(self._module.irfft(source, n=n, axis=-1, out=out), out)
+
+    def _committed(self, source: np.ndarray, out: np.ndarray, length: int, is_complex: bool, threads: int,
+                   backward: bool) -> DftiBatch | None:
+        """The calling thread's committed descriptor for these transforms, made on first use;
+        None where mkl-fft's own call must do (arrays of other layouts, no DFTI entry points)."""
+        if (source.ndim == 0 or source.shape[:-1] != out.shape[:-1] or source.size == 0
+                or not (source.flags.c_contiguous and out.flags.c_contiguous)):
+            return None
+        rows = source.size // source.shape[-1]
+        key = (source.dtype, out.dtype, is_complex, length, rows, threads, backward)
+        kept = self._local.__dict__.setdefault("batches", {})
+        batch = kept.get(key)
+        if batch is None:
+            addresses = self.dfti_addresses()  # (ctypes look-ups: tens of microseconds)
+            if addresses is None:
+                return None
+            batch = DftiBatch(addresses, np.finfo(out.dtype).dtype, is_complex, length, rows, threads, backward)
+            if len(kept) >= _KEPT_DESCRIPTORS:
+                kept.clear()
+            kept[key] = batch
+        if batch.source_dtype != source.dtype or batch.result_dtype != out.dtype:
+            return None  # not a transform this engine is given (mkl-fft judges it)
+        return batch
 
     def spectrum(self, source: np.ndarray, *, n: int, axis: int, is_complex: bool) -> np.ndarray:
         """A new array: the transform of ``source`` zero-padded to ``n`` along ``axis``."""
