@@ -246,6 +246,9 @@ def compare_peers(names: Sequence[str], num_threads: int, ceiling: float, sample
     >>> "arrayconv" in result.seconds and result.gflops > 0 and len(result.rounds["arrayconv"]) == 4
     True
     """
+    if rounds < 1 or samples < 1:
+        raise ValueError(f"compare_peers needs at least one round and one sample, got rounds={rounds}, "
+                         f"samples={samples}")
     installed = [peer for peer in PEERS if is_installed(peer)]
     threads.set_num_threads(num_threads)
     results = []

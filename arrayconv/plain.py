@@ -8,8 +8,10 @@ A call of NumPy arrays with plain integer and string arguments is planned
 once per signature (shapes, dtypes, layout, arguments, settings, threads,
 backends): the validated spec, the chosen backend and the outcome of the
 memory check are kept and reused by later calls with the same signature,
-whose arrays the checks would find the same (they read no values).  A small
-layer called in a loop then pays for its arithmetic, not for its planning.
+whose arrays the checks would find the same (they read no values).  Where
+the arrays need no conversion, the backend's call bound to the spec is kept
+too (``execute.bound``), and later calls go straight to it.  A small layer
+called in a loop then pays for its arithmetic, not for its planning.
 :func:`validated` keeps the other operations' validations the same way.
 
 Examples

@@ -52,7 +52,10 @@ class Backend(Protocol):
     weight gradient of ``spec`` without conjugation, ``(C_out, C_in/groups,
     K)``, from NumPy arrays) and ``weight_grad_workspace_bytes(spec)``; they
     are used when the router picks that backend for the weight gradient's
-    correlation.
+    correlation.  It may offer ``bind(spec)`` too: a callable of ``(x, w, b)``
+    that does what ``run`` does for NumPy arrays already in the compute dtype
+    and C-contiguous, with the work that depends on the shapes alone done once
+    (or None); the frontend keeps it per call signature for repeated calls.
     """
 
     name: str

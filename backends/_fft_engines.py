@@ -39,6 +39,8 @@ from ._fft_kernels import DftiBatch
 # Committed descriptors a calling thread keeps (each holds its transform's tables:
 # tens to hundreds of kilobytes); past this many, it starts again.
 _KEPT_DESCRIPTORS = 16
+# the complex dtypes of the spectra, by themselves (others: mkl-fft's own calls)
+_SPECTRAL = {np.dtype(name): np.dtype(name) for name in ("complex64", "complex128")}
 
 __all__ = ["ENGINES", "MKLEngine", "ScipyEngine", "get", "resolve"]
 
@@ -116,24 +118,32 @@ class MKLEngine:
                    backward: bool) -> DftiBatch | None:
         """The calling thread's committed descriptor for these transforms, made on first use;
         None where mkl-fft's own call must do (arrays of other layouts, no DFTI entry points)."""
-        if (source.ndim == 0 or source.shape[:-1] != out.shape[:-1] or source.size == 0
-                or not (source.flags.c_contiguous and out.flags.c_contiguous)):
+        spectral = _SPECTRAL.get(out.dtype if not backward else source.dtype)
+        if spectral is None or length <= 0 or source.size == 0:
+            return None
+        signal = spectral if is_complex else np.finfo(spectral).dtype
+        freqs = length if is_complex else length // 2 + 1
+        fits = (source.dtype == (spectral if backward else signal) and out.dtype == (signal if backward else spectral)
+                and source.shape[:-1] == out.shape[:-1]
+                and (source.shape[-1], out.shape[-1]) == ((freqs, length) if backward else (length, freqs))
+                and source.flags.c_contiguous and out.flags.c_contiguous and out.flags.writeable
+                and (source.flags.writeable or not backward))  # MKL's backward uses its source as scratch
+        if not fits:
             return None
         rows = source.size // source.shape[-1]
-        key = (source.dtype, out.dtype, is_complex, length, rows, threads, backward)
+        key = (spectral, is_complex, length, rows, threads, backward)
         kept = self._local.__dict__.setdefault("batches", {})
-        batch = kept.get(key)
-        if batch is None:
+        if key not in kept:
             addresses = self.dfti_addresses()  # (ctypes look-ups: tens of microseconds)
-            if addresses is None:
-                return None
-            batch = DftiBatch(addresses, np.finfo(out.dtype).dtype, is_complex, length, rows, threads, backward)
+            try:
+                batch = None if addresses is None else DftiBatch(addresses, np.finfo(spectral).dtype, is_complex,
+                                                                 length, rows, threads, backward)
+            except (RuntimeError, ValueError, MemoryError):  # MKL refused it: mkl-fft's call, now and next time
+                batch = None
             if len(kept) >= _KEPT_DESCRIPTORS:
                 kept.clear()
             kept[key] = batch
-        if batch.source_dtype != source.dtype or batch.result_dtype != out.dtype:
-            return None  # not a transform this engine is given (mkl-fft judges it)
-        return batch
+        return kept[key]
 
     def spectrum(self, source: np.ndarray, *, n: int, axis: int, is_complex: bool) -> np.ndarray:
         """A new array: the transform of ``source`` zero-padded to ``n`` along ``axis``."""

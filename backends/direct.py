@@ -47,7 +47,8 @@ _WGRAD_KERNELS = {dtype: conv1d_weight_grad[name] for dtype, name in _FUSED_NAME
 class DirectBackend(CostModel):
     """Cython direct kernels on the CPU: every dtype, padding mode and group layout.
 
-    Channel-heavy layers run as blocked GEMMs (scipy's BLAS), depthwise and
+    Channel-heavy layers run on the backend's own convolution GEMM (real
+    dtypes) or as blocked GEMMs on scipy's BLAS (complex ones), depthwise and
     few-channel layers as vectorised loops.
 
     Examples
@@ -92,8 +93,11 @@ class DirectBackend(CostModel):
         call signature, or None where the call takes ``run``'s general route (empty,
         cut in slices for Ctrl-C, or on the BLAS, which is pinned per call).
 
-        It holds the plan of the thread setting of the time it was bound.
+        It holds the plan of the thread setting of the time it was bound.  A subclass
+        that overrides ``run`` (or takes native arrays) gets None: its ``run`` runs.
         """
+        if type(self).run is not DirectBackend.run or getattr(self, "native_arrays", False):
+            return None
         return _bound(spec, threads.get(), direct_plan.KERNEL)
 
     def run(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:

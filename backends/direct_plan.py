@@ -3,7 +3,8 @@
 :func:`plan` chooses, per call, between the backend's three paths (see
 :mod:`arrayconv.backends.direct`) and sizes the blocks of the chosen one;
 :func:`weight_grad_plan` does the same for a weight gradient.  Plans depend
-on the shapes and the thread count alone, and are cached.
+on the shapes, the thread count and whether the BLAS's threads can be
+pinned (``_blas_threads``), and are cached.
 
 Examples
 --------

@@ -46,7 +46,7 @@ def test_committed_transforms_match_mkl_ffts_own_calls(dtype, is_complex, length
     assert back.dtype == x.dtype and np.abs(back - expected_back).max() <= signal_tolerance
     assert np.abs(back - x).max() <= signal_tolerance  # scaled by 1 / length, as numpy's inverses are
     kept = ENGINE._local.batches
-    assert any(key[3:] == (length, int(np.prod(rows)), threads, True) for key in kept)
+    assert isinstance(kept[(complex_dtype, is_complex, length, int(np.prod(rows)), threads, True)], DftiBatch)
 
 
 def test_arrays_the_descriptors_do_not_fit_take_mkl_ffts_own_calls():
@@ -58,6 +58,37 @@ def test_arrays_the_descriptors_do_not_fit_take_mkl_ffts_own_calls():
     np.testing.assert_allclose(ENGINE.forward(strided, out, is_complex=False, threads=1), np.fft.rfft(strided),
                                rtol=1e-12, atol=1e-12)
     assert ENGINE._committed(x, np.empty((4, 33), np.complex64), 64, False, 1, backward=False) is None  # dtypes
+
+
+def test_transforms_of_other_lengths_or_read_only_sources_take_mkl_ffts_own_calls():
+    rng = np.random.default_rng(1)
+    spectra = np.fft.rfft(rng.standard_normal((2, 64)))
+    # irfft's own truncation: a 64-point spectrum's first 17 values for 32 points
+    got = ENGINE.inverse(spectra[:, :17].copy(), np.empty((2, 32)), n=32, is_complex=False, threads=1)
+    np.testing.assert_allclose(got, np.fft.irfft(spectra[:, :17], n=32), rtol=1e-12, atol=1e-12)
+    assert ENGINE._committed(spectra, np.empty((2, 32)), 32, False, 1, backward=True) is None
+    read_only = spectra.copy()
+    read_only.flags.writeable = False  # MKL's backward real transform writes its source
+    assert ENGINE._committed(read_only, np.empty((2, 64)), 64, False, 1, backward=True) is None
+    np.testing.assert_allclose(ENGINE.inverse(read_only, np.empty((2, 64)), n=64, is_complex=False, threads=1),
+                               np.fft.irfft(spectra, n=64), rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(read_only, spectra)
+
+
+def test_a_descriptor_mkl_refuses_leaves_mkl_ffts_own_call_and_is_not_tried_again(monkeypatch):
+    tries = []
+
+    def refusing(*args):
+        tries.append(args)
+        raise RuntimeError("MKL DFTI: status 3 committing a descriptor of 48 points")
+
+    monkeypatch.setattr(_fft_engines, "DftiBatch", refusing)
+    monkeypatch.setattr(ENGINE, "_local", threading.local())  # nothing kept yet
+    x = np.random.default_rng(2).standard_normal((3, 48))
+    for _ in range(3):
+        got = ENGINE.forward(x.copy(), np.empty((3, 25), np.complex128), is_complex=False, threads=1)
+        np.testing.assert_allclose(got, np.fft.rfft(x), rtol=1e-12, atol=1e-12)
+    assert len(tries) == 1
 
 
 def test_each_calling_thread_keeps_its_own_descriptors_and_only_so_many():

@@ -50,6 +50,17 @@ def picky():
     registry.unregister("picky")
 
 
+def test_a_subclass_that_overrides_run_runs_on_every_call(picky):
+    """The frontend keeps a call bound to a signature only where it is the backend's own ``run``."""
+    x, w = X.astype(np.float32), W.astype(np.float32)
+    expected = arrayconv.conv1d(x, w, backend="direct")
+    for count in (1, 2, 3):
+        np.testing.assert_array_equal(arrayconv.conv1d(x, w, backend="picky"), expected)
+        assert picky.runs == count
+    assert picky.bind(arrayconv.shape.normalize(x, w)) is None
+    assert registry.get("direct").bind(arrayconv.shape.normalize(x, w)) is not None
+
+
 def test_unable_backend_says_why(picky):
     arrayconv.conv1d(X, W, backend="picky")  # L_out = 14: served
     assert picky.runs == 1
