@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["FLOAT_NAMES", "COMPUTE_DTYPE", "ITEMSIZE", "NUMPY_DTYPE", "PROMOTED", "COST_WIDTH", "PRECISION_WIDTH", "is_complex"]
+__all__ = ["FLOAT_NAMES", "COMPUTE_DTYPE", "ITEMSIZE", "NUMPY_DTYPE", "PROMOTED", "COST_WIDTH", "PRECISION_WIDTH",
+           "is_complex"]
 
 # In the order the kernels know them; float16 is computed in float32.
 FLOAT_NAMES = ("float16", "float32", "float64", "complex64", "complex128")

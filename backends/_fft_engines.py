@@ -39,8 +39,8 @@ from ._fft_kernels import DftiBatch
 # Committed descriptors a calling thread keeps (each holds its transform's tables:
 # tens to hundreds of kilobytes); past this many, it starts again.
 _KEPT_DESCRIPTORS = 16
-# the complex dtypes of the spectra, by themselves (others: mkl-fft's own calls)
-_SPECTRAL = {np.dtype(name): np.dtype(name) for name in ("complex64", "complex128")}
+# the spectra's dtypes a descriptor is committed for (others: mkl-fft's own calls)
+_SPECTRAL = frozenset(np.dtype(name) for name in ("complex64", "complex128"))
 
 __all__ = ["ENGINES", "MKLEngine", "ScipyEngine", "get", "resolve"]
 
@@ -118,10 +118,11 @@ class MKLEngine:
                    backward: bool) -> DftiBatch | None:
         """The calling thread's committed descriptor for these transforms, made on first use;
         None where mkl-fft's own call must do (arrays of other layouts, no DFTI entry points)."""
-        spectral = _SPECTRAL.get(out.dtype if not backward else source.dtype)
-        if spectral is None or length <= 0 or source.size == 0:
+        spectral = source.dtype if backward else out.dtype
+        if spectral not in _SPECTRAL or length <= 0 or source.size == 0:
             return None
-        signal = spectral if is_complex else np.finfo(spectral).dtype
+        real = np.finfo(spectral).dtype
+        signal = spectral if is_complex else real
         freqs = length if is_complex else length // 2 + 1
         fits = (source.dtype == (spectral if backward else signal) and out.dtype == (signal if backward else spectral)
                 and source.shape[:-1] == out.shape[:-1]
@@ -136,8 +137,8 @@ class MKLEngine:
         if key not in kept:
             addresses = self.dfti_addresses()  # (ctypes look-ups: tens of microseconds)
             try:
-                batch = None if addresses is None else DftiBatch(addresses, np.finfo(spectral).dtype, is_complex,
-                                                                 length, rows, threads, backward)
+                batch = None if addresses is None else DftiBatch(addresses, real, is_complex, length, rows, threads,
+                                                                 backward)
             except (RuntimeError, ValueError, MemoryError):  # MKL refused it: mkl-fft's call, now and next time
                 batch = None
             if len(kept) >= _KEPT_DESCRIPTORS:

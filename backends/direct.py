@@ -134,9 +134,11 @@ class DirectBackend(CostModel):
         itemsize = np.dtype(spec.compute_dtype).itemsize
         if plan.kernel is not None:
             window, offsets, _ = scratch_size(plan.kernel, itemsize, spec.in_channels_per_group, spec.kernel_size,
-                                              spec.stride, spec.dilation, direct_plan.KERNEL_ROWS, plan.t_block, 1, False)
+                                              spec.stride, spec.dilation, direct_plan.KERNEL_ROWS, plan.t_block, 1,
+                                              False)
             sums = plan.parts * spec.groups * plan.rows * plan.columns
-            return (sums + plan.threads * (window + plan.t_block * plan.columns)) * itemsize + plan.threads * offsets * 8
+            per_thread = window + plan.t_block * plan.columns
+            return (sums + plan.threads * per_thread) * itemsize + plan.threads * offsets * 8
         weight = spec.out_channels * spec.in_channels_per_group * spec.kernel_size
         return (plan.threads * plan.columns * plan.rows + max(0, plan.parts - 1) * weight) * itemsize
 
@@ -179,13 +181,14 @@ class DirectBackend(CostModel):
         return grad
 
 
-def _own_weight_grad(spec: ConvSpec, plan: direct_plan.WeightGradPlan, x: np.ndarray, grad_output: np.ndarray) -> np.ndarray:
+def _own_weight_grad(spec: ConvSpec, plan: direct_plan.WeightGradPlan, x: np.ndarray,
+                     grad_output: np.ndarray) -> np.ndarray:
     """The weight gradient on the own kernel: its parts (each the sum of a fixed run of
     items) added in order, so that the bits depend on the shapes alone."""
     sums = np.zeros((plan.parts, spec.groups, plan.rows, plan.columns), dtype=spec.compute_dtype)
     conv1d_weight_grad_gemm(plan.kernel, x, grad_output, sums, spec.kernel_size, spec.stride, spec.dilation,
-                            spec.pad_left, MODE_CODE[spec.padding_mode], spec.groups, plan.threads, direct_plan.KERNEL_ROWS,
-                            plan.t_block)
+                            spec.pad_left, MODE_CODE[spec.padding_mode], spec.groups, plan.threads,
+                            direct_plan.KERNEL_ROWS, plan.t_block)
     total = sums[0]
     for part in sums[1:]:
         total += part
