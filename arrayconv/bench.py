@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from . import bench_peers, bench_stream, config, policy, registry, shape, threads, tune
+from . import bench_busy, bench_peers, bench_stream, config, policy, registry, shape, threads, tune
 from .config import config_context
 from .bench_rates import gemm_rate, restores_torch_threads
 from .progress import BusyCore, OtherLoad, Progress
@@ -373,8 +373,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a quick look (under a minute): 3 rounds of short samples, torch on --threads only "
                         "and not on the long-kernel cases (where one torch call takes seconds)")
     parser.add_argument("--busy-core", action="store_true",
-                        help="run beside a process that spins on one core (the last usable), to see how the "
-                        "figures hold up on a shared machine; compare with a quiet --threads 1 run")
+                        help="instead: time each case quiet on 1 thread, quiet on --threads and beside a process "
+                        "spinning on one core (the last usable), round by round, and report busy / quiet "
+                        "1-thread (with --gradients: the gradients beside the spinning process)")
     parser.add_argument("--fft-engine", choices=("auto", *config.FFT_ENGINES),
                         help="the fft backend's transforms for this run: MKL or SciPy's pocketfft "
                         "(default: the fft_engine setting)")
@@ -420,6 +421,8 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.quick:
         args.rounds, args.min_time = min(args.rounds, 3), min(args.min_time, 0.01)
     progress = Progress(len(names))
+    if args.busy_core and not args.gradients:
+        return _busy_report(names, args, progress)
     competitor = BusyCore() if args.busy_core else contextlib.nullcontext()
     with competitor, OtherLoad() as load:
         if args.gradients:
@@ -459,6 +462,17 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             ratio = "-" if not theirs else f"{ours / theirs:.2f}"
             print(f"| {name} | {ours / 2**20:.1f} MiB | "
                   f"{'-' if theirs is None else f'{theirs / 2**20:.1f} MiB'} | {ratio} |", flush=True)
+    return 0
+
+
+def _busy_report(names: Sequence[str], args: argparse.Namespace, progress: Progress) -> int:
+    """``bench --busy-core``: the cases quiet and beside a busy core, paired round by round (at most 5)."""
+    arrays = {name: make_arrays(CASES[name]) for name in names}
+    calls = {name: (lambda x, w, b, kwargs=CASES[name].kwargs: lambda: conv1d(x, w, b, **kwargs))(*arrays[name])
+             for name in names}
+    results = bench_busy.compare_busy(calls, args.threads, min(args.rounds, 5), args.min_time, progress.step)
+    progress.close()
+    print(bench_busy.format_busy_table(results, args.threads))
     return 0
 
 

@@ -25,6 +25,7 @@ True
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -167,7 +168,10 @@ class BusyCore:
     """``with BusyCore():`` a process spinning on one core (the last this process may use) meanwhile.
 
     Linux only (it pins the process with ``taskset``-like affinity); elsewhere
-    the spinning process is not pinned.
+    the spinning process is not pinned.  :meth:`pause` and :meth:`resume` stop
+    and restart the spinning in place (POSIX signals; elsewhere the process is
+    ended and started again), so that quiet and busy timings can alternate
+    without the cost of a new process each time.
     """
 
     _SPIN = "while True:\n    pass\n"
@@ -176,14 +180,47 @@ class BusyCore:
         cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else [0]
         self.core = cores[-1]
         self._process: subprocess.Popen[bytes] | None = None
+        self._paused = False
 
     def __enter__(self) -> BusyCore:
-        pin = (lambda: os.sched_setaffinity(0, {self.core})) if hasattr(os, "sched_setaffinity") else None
-        self._process = subprocess.Popen([sys.executable, "-c", self._SPIN], preexec_fn=pin)
-        time.sleep(0.2)  # let it start spinning
+        self._start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self._process is not None:
+            if self._paused and hasattr(signal, "SIGCONT"):
+                os.kill(self._process.pid, signal.SIGCONT)  # a stopped process would not see the kill at once
             self._process.kill()
             self._process.wait()
+
+    def _start(self) -> None:
+        pin = (lambda: os.sched_setaffinity(0, {self.core})) if hasattr(os, "sched_setaffinity") else None
+        self._process = subprocess.Popen([sys.executable, "-c", self._SPIN], preexec_fn=pin)
+        self._paused = False
+        time.sleep(0.2)  # let it start spinning
+
+    @property
+    def spinning(self) -> bool:
+        """Whether the competing process is spinning now."""
+        return self._process is not None and not self._paused and self._process.poll() is None
+
+    def pause(self) -> None:
+        """Stop the spinning until :meth:`resume` (the core is quiet meanwhile)."""
+        if not self.spinning:
+            return
+        if hasattr(signal, "SIGSTOP"):
+            os.kill(self._process.pid, signal.SIGSTOP)
+        else:
+            self._process.kill()
+            self._process.wait()
+        self._paused = True
+
+    def resume(self) -> None:
+        """Spin again after :meth:`pause`."""
+        if self._process is None or not self._paused:
+            return
+        if hasattr(signal, "SIGCONT") and self._process.poll() is None:
+            os.kill(self._process.pid, signal.SIGCONT)
+            self._paused = False
+        else:
+            self._start()
