@@ -145,4 +145,23 @@ static void NAME(const T *spectra, ptrdiff_t cin_total, const T *weights, ptrdif
 ACF_DEFINE(acf_contract_f32, acf_v32, float, ACF_FC_F32)
 ACF_DEFINE(acf_contract_f64, acf_v64, double, ACF_FC_F64)
 
+/* Groups of one input and one output channel (single-channel filters,
+ * depthwise layers): the contraction is one product per frequency, and the
+ * tiles would spend their time splitting and interleaving planes around it
+ * (a 1 x 1 group took 16 ns a frequency through them, 1 ns here).
+ * out[f] = weight[f] * spectrum[f] for `freqs` interleaved complex numbers. */
+#define ACF_PRODUCT(NAME, T)                                                                   \
+    ACF_CLONES static void NAME(const T *spectrum, const T *weight, T *out, ptrdiff_t freqs)  \
+    {                                                                                          \
+        for (ptrdiff_t f = 0; f < freqs; f++) {                                                \
+            const T sr = spectrum[2 * f], si = spectrum[2 * f + 1];                            \
+            const T wr = weight[2 * f], wi = weight[2 * f + 1];                                \
+            out[2 * f] = wr * sr - wi * si;                                                    \
+            out[2 * f + 1] = wr * si + wi * sr;                                                \
+        }                                                                                      \
+    }
+
+ACF_PRODUCT(acf_product_f32, float)
+ACF_PRODUCT(acf_product_f64, double)
+
 #endif

@@ -299,6 +299,8 @@ cdef void _contract_chunk(const complex_t[:, :, ::1] spectra,
 cdef extern from "_fft_contract.h" nogil:
     const Py_ssize_t ACF_FC_F32
     const Py_ssize_t ACF_FC_F64
+    void acf_product_f32(const float *spectrum, const float *weight, float *out, Py_ssize_t freqs)
+    void acf_product_f64(const double *spectrum, const double *weight, double *out, Py_ssize_t freqs)
     Py_ssize_t acf_buffer_size(Py_ssize_t fc, Py_ssize_t cin_g, Py_ssize_t cout_g,
                                Py_ssize_t jcount)
     void acf_contract_f32(const float *spectra, Py_ssize_t cin_total, const float *weights,
@@ -355,6 +357,9 @@ def contract_tiles(
     cdef int thread
     if items == 0:
         return
+    if cin_g == 1 and cout_g == 1:
+        _products(spectra, weights, result, freqs, num_threads)
+        return
     num_threads = _threads(num_threads, items)
     if num_threads > work.shape[0]:
         num_threads = <int>work.shape[0]
@@ -369,6 +374,22 @@ def contract_tiles(
         for item in prange(items, schedule="static"):
             _tile_item(spectra, weights, result, item, cin_total, cout_total, cin_g, cout_g,
                        freqs, fc, fchunks, jblocks, column_block, &work[thread, 0])
+
+
+cdef void _products(const real_t[:, :, ::1] spectra, const real_t[:, :, ::1] weights, real_t[:, :, ::1] result,
+                    Py_ssize_t freqs, int num_threads) noexcept:
+    # groups of one channel each: row (column j, group g) times the group's weight row
+    cdef Py_ssize_t groups = weights.shape[0]
+    cdef Py_ssize_t rows = spectra.shape[0] * groups
+    cdef Py_ssize_t row
+    num_threads = _threads(num_threads, rows)
+    for row in prange(rows, nogil=True, schedule="static", num_threads=num_threads):
+        if real_t is float:
+            acf_product_f32(&spectra[row // groups, row % groups, 0], &weights[row % groups, 0, 0],
+                            &result[row // groups, row % groups, 0], freqs)
+        else:
+            acf_product_f64(&spectra[row // groups, row % groups, 0], &weights[row % groups, 0, 0],
+                            &result[row // groups, row % groups, 0], freqs)
 
 
 cdef inline void _tile_item(const real_t[:, :, ::1] spectra, const real_t[:, :, ::1] weights,

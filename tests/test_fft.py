@@ -256,15 +256,39 @@ def test_inputs_unchanged_and_results_not_aliased():
         assert not np.shares_memory(y, after)
 
 
-def test_same_bits_for_any_thread_count_with_long_kernels():
+@pytest.mark.parametrize("channels,groups", [(8, 1), (1, 1), (6, 6)])
+def test_same_bits_for_any_thread_count_with_long_kernels(channels, groups):
     rng = np.random.default_rng(10)
-    x = rng.standard_normal((4, 8, 20000)).astype(np.float32)
-    w = rng.standard_normal((8, 8, 1025)).astype(np.float32)
+    x = rng.standard_normal((4, channels, 20000)).astype(np.float32)
+    w = rng.standard_normal((channels, channels // groups, 1025)).astype(np.float32)
     results = []
     for count in (1, 2, 3):
         with arrayconv.config_context(threads=count):
-            results.append(arrayconv.conv1d(x, w, padding=512, backend="fft"))
+            results.append(arrayconv.conv1d(x, w, padding=512, groups=groups, backend="fft"))
     assert all(np.array_equal(results[0], r) for r in results[1:])
+
+
+@pytest.mark.parametrize("real", [np.float32, np.float64])
+def test_groups_of_one_channel_contract_as_one_product_per_frequency(real):
+    from arrayconv.backends._fft_kernels import contract_tiles
+
+    rng = np.random.default_rng(11)
+    complex_dtype = np.result_type(real, np.complex64)
+    columns, groups, freqs = 5, 3, 37
+
+    def draw(*shape):
+        return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(complex_dtype)
+
+    spectra, weights = draw(columns, groups, freqs), draw(groups, 1, freqs)
+    before = spectra.copy(), weights.copy()
+    expected = spectra * weights[:, 0, :]
+    for count in (1, 2):
+        result = np.full((columns, groups, freqs), np.nan, complex_dtype)
+        work = np.empty((count, 1), real)  # the products need no tile buffers
+        contract_tiles(spectra.view(real), weights.view(real), result.view(real), groups, 16, count, work)
+        np.testing.assert_allclose(result, expected, rtol=8 * np.finfo(real).eps, atol=0)
+    np.testing.assert_array_equal(before[0], spectra)
+    np.testing.assert_array_equal(before[1], weights)
 
 
 def test_unbatched_and_torch_arrays():
