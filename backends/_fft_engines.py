@@ -34,7 +34,7 @@ import scipy
 import scipy.fft
 
 from . import _mkl_runtime  # imports mkl_fft only when load() is called
-from ._fft_kernels import DftiBatch
+from ._fft_kernels import DftiBatch, DftiRows
 
 # Committed descriptors a calling thread keeps (each holds its transform's tables:
 # tens to hundreds of kilobytes); past this many, it starts again.
@@ -132,18 +132,29 @@ class MKLEngine:
         if not fits:
             return None
         rows = source.size // source.shape[-1]
-        key = (spectral, is_complex, length, rows, threads, backward)
+        return self._kept(("batch", spectral, is_complex, length, rows, threads, backward),
+                          lambda addresses: DftiBatch(addresses, real, is_complex, length, rows, threads, backward))
+
+    def rows(self, real: np.dtype, is_complex: bool, length: int, threads: int) -> DftiRows | None:
+        """One-row transforms of ``length`` points for each of ``threads`` threads (the fft
+        backend's whole-frame path), the calling thread's, made on first use; None where
+        MKL refuses them."""
+        return self._kept(("rows", np.dtype(real), is_complex, length, threads),
+                          lambda addresses: DftiRows(addresses, real, is_complex, length, threads))
+
+    def _kept(self, key: tuple, make: Any) -> Any:
+        """The calling thread's committed descriptors of ``key``, made by ``make(addresses)`` on
+        first use (None, now and next time, where MKL refuses them)."""
         kept = self._local.__dict__.setdefault("batches", {})
         if key not in kept:
             addresses = self.dfti_addresses()  # (ctypes look-ups: tens of microseconds)
             try:
-                batch = None if addresses is None else DftiBatch(addresses, real, is_complex, length, rows, threads,
-                                                                 backward)
-            except (RuntimeError, ValueError, MemoryError):  # MKL refused it: mkl-fft's call, now and next time
-                batch = None
+                made = None if addresses is None else make(addresses)
+            except (RuntimeError, ValueError, MemoryError):  # MKL refused it: the other path, now and next time
+                made = None
             if len(kept) >= _KEPT_DESCRIPTORS:
                 kept.clear()
-            kept[key] = batch
+            kept[key] = made
         return kept[key]
 
     def spectrum(self, source: np.ndarray, *, n: int, axis: int, is_complex: bool) -> np.ndarray:
@@ -176,6 +187,9 @@ class ScipyEngine:
 
     def dfti_addresses(self) -> None:
         return None  # pocketfft is reached through scipy.fft only
+
+    def rows(self, real: np.dtype, is_complex: bool, length: int, threads: int) -> None:
+        return None  # no DFTI descriptors: the staged path
 
     # pocketfft cannot write into a given array: its result is returned
     # instead of copied into ``out`` (a pass over the data saved)

@@ -25,6 +25,7 @@ and touch only the arrays they are given.
 from cython.parallel cimport parallel, prange
 cimport openmp
 from cpython.buffer cimport PyBUF_C_CONTIGUOUS, PyBUF_WRITABLE, PyBuffer_Release, PyObject_GetBuffer
+from libc.stdlib cimport calloc, free
 from libc.string cimport memcpy, memset
 from scipy.linalg.cython_blas cimport cgemm, zgemm
 
@@ -182,12 +183,16 @@ cdef void _scatter_one(const scalar_t[:, :, ::1] frames, scalar_t[:, :, ::1] out
     cdef Py_ssize_t batch = column // (residues * blocks)
     cdef Py_ssize_t residue = (column // blocks) % residues
     cdef Py_ssize_t b = column % blocks
-    cdef Py_ssize_t length_out = out.shape[2]
-    cdef Py_ssize_t first = b * block  # index within the residue's outputs
+    _place(&frames[j, o, offset], &out[batch, o, 0], b * block, block, residue, dilation, out.shape[2],
+           bias[o] if has_bias else 0)
+
+
+cdef inline void _place(const scalar_t *src, scalar_t *row, Py_ssize_t first, Py_ssize_t block,
+                        Py_ssize_t residue, Py_ssize_t dilation, Py_ssize_t length_out,
+                        scalar_t shift) noexcept nogil:
+    """row[dilation*(first + m) + residue] = src[m] + shift for m < block, inside the row
+    (``first``: the block's first index within the residue's outputs)."""
     cdef Py_ssize_t m, count
-    cdef const scalar_t *src = &frames[j, o, offset]
-    cdef scalar_t *dst = &out[batch, o, 0]
-    cdef scalar_t shift = bias[o] if has_bias else 0
     if residue >= length_out:
         return
     # outputs dilation*(first + m) + residue < length_out
@@ -195,13 +200,13 @@ cdef void _scatter_one(const scalar_t[:, :, ::1] frames, scalar_t[:, :, ::1] out
     if count > block:
         count = block
     if dilation == 1:
-        dst += first
+        row += first
         for m in range(count):
-            dst[m] = src[m] + shift
+            row[m] = src[m] + shift
     else:
-        dst += dilation * first + residue
+        row += dilation * first + residue
         for m in range(count):
-            dst[dilation * m] = src[m] + shift
+            row[dilation * m] = src[m] + shift
 
 
 # --------------------------------------------------------------------------
@@ -786,3 +791,162 @@ cdef inline void _partition_item(const real_t[:, :, :, :, ::1] spectra, Py_ssize
     else:
         acp_partition_sum_f64(&spectra[g, o, part0, 0, 0], &blocks[n, g, block0, 0, 0], rows, freqs,
                               base_row, &out[n, g, o, 0])
+
+
+# --------------------------------------------------------------------------
+# Whole frames per thread: groups of one channel (single-channel filters,
+# depthwise layers) on MKL
+
+
+cdef class DftiRows:
+    """One-row transforms of ``length`` points committed once for each of ``threads``
+    threads (see _dfti.h): forward (real or complex rows to numpy's ``rfft`` or ``fft``
+    layout) and backward (scaled by ``1 / length``), each for one thread, for
+    :func:`overlap_save_products`.  ``addresses`` as for :class:`DftiTransforms`.
+    """
+
+    cdef acd_api api
+    cdef void **handles  # [2 * thread] forward, [2 * thread + 1] backward
+    cdef readonly int threads
+    cdef readonly Py_ssize_t length
+    cdef readonly bint is_complex
+    cdef readonly object dtype  # the real dtype
+
+    def __cinit__(self, tuple addresses, object dtype, bint is_complex, Py_ssize_t length, int threads):
+        self.handles = NULL
+        self.threads = 0
+        real = np.dtype(dtype)
+        if (not _fill_api(&self.api, addresses) or real not in (np.float32, np.float64) or length <= 0
+                or threads <= 0):
+            raise ValueError("DftiRows: bad sizes, dtype or addresses")
+        self.handles = <void **>calloc(2 * threads, sizeof(void *))
+        if self.handles == NULL:
+            raise MemoryError()
+        self.threads = threads
+        self.length = length
+        self.is_complex = is_complex
+        self.dtype = real
+        cdef long freqs = length if is_complex else length // 2 + 1
+        cdef long status = 0
+        cdef int h
+        for h in range(2 * threads):
+            status = acd_make(&self.api, &self.handles[h], real == np.float32, not is_complex, length, 1,
+                              freqs if h % 2 else length, length if h % 2 else freqs, 1,
+                              1.0 / length if h % 2 else 1.0)
+            if status != 0:
+                raise RuntimeError(f"MKL DFTI: status {status} committing a descriptor of {length} points")
+
+    def __dealloc__(self):
+        cdef int h
+        if self.handles != NULL:
+            for h in range(2 * self.threads):
+                acd_free(&self.api, &self.handles[h])
+            free(self.handles)
+
+
+def overlap_save_products(
+    const scalar_t[:, :, ::1] x,
+    const scalar_t[:, :, ::1] weights,
+    scalar_t[:, :, ::1] out,
+    const scalar_t[::1] bias,
+    bint has_bias,
+    DftiRows transforms not None,
+    Py_ssize_t blocks,
+    Py_ssize_t block,
+    Py_ssize_t residues,
+    Py_ssize_t dilation,
+    Py_ssize_t pad_left,
+    Py_ssize_t padded_length,
+    int mode,
+    Py_ssize_t offset,
+    scalar_t[:, ::1] work not None,
+    int num_threads,
+):
+    """The whole overlap-save of a stride-1 layer whose groups have one input and one
+    output channel each, a frame at a time: each work item (one channel, one column)
+    cuts its frame, transforms it, multiplies it by the channel's weight spectrum,
+    transforms it back and puts its outputs in place, on the thread that took it.
+
+    One parallel region for the call, whose threads take items as they finish the
+    last (a thread slowed by a busy core does fewer), where the staged path wakes
+    the threads for five steps of each chunk of columns.  ``weights``: (C, 1, F)
+    complex spectra (2F reals a row where ``x`` is real); columns, blocks and
+    ``offset`` as for :func:`gather_frames` and :func:`scatter_frames`; ``work``:
+    a row of :func:`products_work_size` values per thread.  Every item is computed
+    the same way on any thread, so the bits do not depend on the thread count.
+    """
+    cdef Py_ssize_t channels = x.shape[1]
+    cdef Py_ssize_t columns = x.shape[0] * residues * blocks
+    cdef Py_ssize_t items = channels * columns
+    cdef Py_ssize_t n = transforms.length
+    cdef Py_ssize_t item
+    cdef int thread
+    cdef long failed = 0
+    if (x.shape[0] != out.shape[0] or out.shape[1] != channels or weights.shape[0] != channels
+            or weights.shape[1] != 1 or (has_bias and bias.shape[0] < channels)):
+        raise ValueError("overlap_save_products: arrays of other shapes than one channel per group")
+    if (sizeof(scalar_t) // transforms.dtype.itemsize == 2) != transforms.is_complex:
+        raise ValueError("overlap_save_products: the transforms are for another kind of signal")
+    if work.shape[1] < products_work_size(n, transforms.is_complex, sizeof(scalar_t)):
+        raise ValueError("overlap_save_products: the work rows are too short")
+    if items == 0:
+        return
+    num_threads = _threads(num_threads, items)
+    if num_threads > transforms.threads or num_threads > work.shape[0]:
+        num_threads = min(transforms.threads, <int>work.shape[0])
+    with nogil, parallel(num_threads=num_threads):
+        thread = openmp.omp_get_thread_num()
+        for item in prange(items, schedule="dynamic"):
+            failed |= _product_item(x, weights, out, bias, has_bias, transforms, thread, item, columns,
+                                    blocks, block, residues, dilation, pad_left, padded_length, mode, offset,
+                                    &work[thread, 0])
+    if failed:
+        raise RuntimeError(f"MKL DFTI: transform status {failed}")
+
+
+cpdef Py_ssize_t products_work_size(Py_ssize_t n, bint is_complex, Py_ssize_t itemsize):
+    """Values of one thread's work row for :func:`overlap_save_products`: the frame, its
+    spectrum and the frame back, each from a 64-byte boundary."""
+    cdef Py_ssize_t line = max(1, 64 // itemsize)
+    cdef Py_ssize_t frame = (n + line - 1) // line * line
+    cdef Py_ssize_t freqs = n if is_complex else n // 2 + 1
+    cdef Py_ssize_t spectrum_values = freqs if is_complex else 2 * freqs  # complex values, or reals
+    return 2 * frame + (spectrum_values + line - 1) // line * line
+
+
+cdef long _product_item(const scalar_t[:, :, ::1] x, const scalar_t[:, :, ::1] weights,
+                        scalar_t[:, :, ::1] out, const scalar_t[::1] bias, bint has_bias,
+                        DftiRows transforms, int thread, Py_ssize_t item, Py_ssize_t columns,
+                        Py_ssize_t blocks, Py_ssize_t block, Py_ssize_t residues, Py_ssize_t dilation,
+                        Py_ssize_t pad_left, Py_ssize_t padded_length, int mode, Py_ssize_t offset,
+                        scalar_t *work) noexcept nogil:
+    # item = channel * columns + column: neighbours read neighbouring stretches of one row
+    cdef Py_ssize_t c = item // columns
+    cdef Py_ssize_t column = item % columns
+    cdef Py_ssize_t batch = column // (residues * blocks)
+    cdef Py_ssize_t residue = (column // blocks) % residues
+    cdef Py_ssize_t b = column % blocks
+    cdef Py_ssize_t n = transforms.length
+    cdef Py_ssize_t line = max(1, 64 // sizeof(scalar_t))
+    cdef Py_ssize_t frame_values = (n + line - 1) // line * line
+    cdef Py_ssize_t freqs = n if transforms.is_complex else n // 2 + 1
+    cdef Py_ssize_t spectrum_values = freqs if transforms.is_complex else 2 * freqs
+    cdef scalar_t *frame = work
+    cdef scalar_t *spectrum = work + frame_values
+    cdef scalar_t *back = spectrum + (spectrum_values + line - 1) // line * line
+    cdef long status
+    _frame(&x[batch, c, 0], x.shape[2], padded_length, pad_left, mode, dilation * b * block + residue,
+           dilation, frame, n)
+    status = acd_forward(&transforms.api, transforms.handles[2 * thread], frame, spectrum)
+    if status != 0:
+        return status
+    if scalar_t is float or scalar_t is floatcomplex:
+        acf_product_f32(<float *>spectrum, <const float *>&weights[c, 0, 0], <float *>spectrum, freqs)
+    else:
+        acf_product_f64(<double *>spectrum, <const double *>&weights[c, 0, 0], <double *>spectrum, freqs)
+    status = acd_backward(&transforms.api, transforms.handles[2 * thread + 1], spectrum, back)
+    if status != 0:
+        return status
+    _place(back + offset, &out[batch, c, 0], b * block, block, residue, dilation, out.shape[2],
+           bias[c] if has_bias else 0)
+    return 0

@@ -13,6 +13,14 @@ the weight is never padded to dense.
 
 The transforms run on MKL where mkl-fft is installed and on SciPy's
 pocketfft elsewhere (``_fft_engines``; the ``fft_engine`` setting forces one).
+On MKL, stride-1 layers whose groups have one input and one output channel
+each (single-channel filters, depthwise layers) take the whole-frame path
+instead: no chunks, no sum over channels, each frame cut, transformed,
+multiplied, transformed back and put in place by the thread that takes it, in
+one parallel region (``overlap_save_products``).  The staged path wakes the
+threads five times a chunk, and on a virtual machine each wake-up can cost
+hundreds of microseconds; its threads also split each step evenly, so one
+slowed by a busy core held up every step.
 
 Non-finite input would spread over the whole output in the frequency domain,
 and values near the dtype's limit could overflow a spectrum: such calls run on
@@ -23,7 +31,7 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -40,12 +48,15 @@ from ._fft_kernels import (
     contract_gemm,
     contract_tiles,
     gather_frames,
+    overlap_save_products,
+    products_work_size,
     scatter_frames,
     tile_buffer_size,
 )
 
 _COMPLEX = {"float32": np.complex64, "float64": np.complex128, "complex64": np.complex64, "complex128": np.complex128}
 _NO_BIAS = {name: np.zeros(0, dtype=name) for name in _COMPLEX}
+_REAL = {name: np.finfo(name).dtype for name in _COMPLEX}
 # Where the transforms are unsafe (non-finite or huge values) the definition runs instead.
 _DIRECT = DirectBackend()
 
@@ -344,6 +355,26 @@ class FFTBackend(CostModel):
         return out
 
 
+def _run_frames(spec: ConvSpec, plan: FFTPlan, x: np.ndarray, w: np.ndarray, b: np.ndarray | None,
+                out: np.ndarray, num_threads: int, transforms: Any) -> None:
+    """Groups of one channel on MKL: each frame's whole pipeline (cut, transform, product,
+    transform back, outputs in place) on the thread that takes it, in one parallel region
+    (``overlap_save_products``), where the staged path wakes the threads five times a chunk:
+    on a virtual machine each wake-up can cost hundreds of microseconds."""
+    dtype, n = spec.compute_dtype, plan.length
+    is_complex = np.dtype(dtype).kind == "c"
+    freqs = n if is_complex else n // 2 + 1
+    work_size = products_work_size(n, is_complex, np.dtype(dtype).itemsize)
+    work, weight_frame, weights = _scratch.scratch("fft", [((num_threads, work_size), dtype),
+                                                          ((spec.output_channels, 1, n), dtype),
+                                                          ((spec.output_channels, 1, freqs), _COMPLEX[dtype])])
+    # (C, 1, F): the tiles' layout, whatever contraction the plan names (a 1 x 1 group is no GEMM)
+    weights = _weight_spectrum(spec, w, plan._replace(use_gemm=False), (weight_frame, weights))
+    overlap_save_products(x, weights.view(dtype), out, _NO_BIAS[dtype] if b is None else b, b is not None,
+                          transforms, plan.blocks, plan.block, plan.residues, spec.dilation, spec.pad_left,
+                          spec.padded_length, MODE_CODE[spec.padding_mode], plan.taps - 1, work, num_threads)
+
+
 def effective_threads(plan: FFTPlan) -> int:
     """The plan's thread count within OpenMP's and the engine's own limits now
     (``OMP_NUM_THREADS``, threadpoolctl's ``threadpool_limits``)."""
@@ -354,6 +385,11 @@ def _run_plan(spec: ConvSpec, plan: FFTPlan, x: np.ndarray, w: np.ndarray, b: np
               out: np.ndarray, num_threads: int) -> None:
     dtype = spec.compute_dtype
     is_complex = np.dtype(dtype).kind == "c"
+    if spec.stride == 1 and spec.in_channels_per_group == 1 and spec.out_channels_per_group == 1:
+        transforms = _fft_engines.get(plan.engine).rows(_REAL[dtype], is_complex, plan.length, num_threads)
+        if transforms is not None:
+            _run_frames(spec, plan, x, w, b, out, num_threads, transforms)
+            return
     n, chunk = plan.length, plan.chunk_columns
     phases_in = spec.in_channels * spec.stride
     cout = spec.output_channels

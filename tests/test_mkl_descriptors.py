@@ -46,7 +46,7 @@ def test_committed_transforms_match_mkl_ffts_own_calls(dtype, is_complex, length
     assert back.dtype == x.dtype and np.abs(back - expected_back).max() <= signal_tolerance
     assert np.abs(back - x).max() <= signal_tolerance  # scaled by 1 / length, as numpy's inverses are
     kept = ENGINE._local.batches
-    assert isinstance(kept[(complex_dtype, is_complex, length, int(np.prod(rows)), threads, True)], DftiBatch)
+    assert isinstance(kept[("batch", complex_dtype, is_complex, length, int(np.prod(rows)), threads, True)], DftiBatch)
 
 
 def test_arrays_the_descriptors_do_not_fit_take_mkl_ffts_own_calls():
