@@ -36,8 +36,9 @@ import scipy.fft
 from . import _mkl_runtime  # imports mkl_fft only when load() is called
 from ._fft_kernels import DftiBatch, DftiRows
 
-# Committed descriptors a calling thread keeps (each holds its transform's tables:
-# tens to hundreds of kilobytes); past this many, it starts again.
+# Committed descriptors a calling thread keeps (each entry holds its transform's
+# tables, tens of kilobytes to tens of megabytes, and the whole-frame path's
+# entries two per thread of the call); past this many entries, it starts again.
 _KEPT_DESCRIPTORS = 16
 # the spectra's dtypes a descriptor is committed for (others: mkl-fft's own calls)
 _SPECTRAL = frozenset(np.dtype(name) for name in ("complex64", "complex128"))

@@ -18,7 +18,9 @@ the n input samples that block reads.  :func:`gather_frames` cuts the frames
 (padding modes applied per index, no padded copy), :func:`contract_gemm` and
 :func:`contract_loops` sum the input channels per frequency, and
 :func:`scatter_frames` puts the first B samples of each output frame in place
-and adds the bias.  All of them run over OpenMP threads with the GIL released
+and adds the bias.  Layers whose groups have one channel each skip the stages:
+:func:`overlap_save_products` runs each frame's whole pipeline on the thread
+that takes it (MKL only: it transforms through :class:`DftiRows`).  All of them run over OpenMP threads with the GIL released
 and touch only the arrays they are given.
 """
 
@@ -836,6 +838,47 @@ cdef class DftiRows:
             if status != 0:
                 raise RuntimeError(f"MKL DFTI: status {status} committing a descriptor of {length} points")
 
+    def forward_rows(self, source, result, int num_threads):
+        """The forward transforms of the rows of ``source`` (rows, length) into ``result``
+        (rows, frequencies), each row computed on one thread's descriptor as the frames
+        are, so that the bits do not depend on the thread count (MKL may split a lone
+        transform between threads, by another algorithm).  C-contiguous arrays of this
+        object's dtypes and of matching sizes (checked)."""
+        cdef Py_buffer source_view, result_view
+        cdef Py_ssize_t freqs = self.length if self.is_complex else self.length // 2 + 1
+        cdef Py_ssize_t rows, row, source_row, result_row
+        cdef int thread
+        cdef long failed = 0
+        complex_dtype = np.result_type(self.dtype, np.complex64)
+        if (source.dtype != (complex_dtype if self.is_complex else self.dtype) or result.dtype != complex_dtype
+                or source.ndim != 2 or result.ndim != 2 or source.shape[0] != result.shape[0]
+                or source.shape[1] != self.length or result.shape[1] != freqs):
+            raise ValueError("DftiRows: arrays of other dtypes or sizes than the descriptors'")
+        rows = source.shape[0]
+        source_row = self.length * source.dtype.itemsize
+        result_row = freqs * result.dtype.itemsize
+        num_threads = _threads(min(num_threads, self.threads), rows)
+        PyObject_GetBuffer(source, &source_view, PyBUF_C_CONTIGUOUS)
+        try:
+            PyObject_GetBuffer(result, &result_view, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE)
+            try:
+                if (<char *>source_view.buf < <char *>result_view.buf + result_view.len
+                        and <char *>result_view.buf < <char *>source_view.buf + source_view.len):
+                    raise ValueError("DftiRows: the source and the result overlap")
+                with nogil, parallel(num_threads=num_threads):
+                    thread = openmp.omp_get_thread_num()
+                    for row in prange(rows, schedule="dynamic"):
+                        failed |= acd_forward(&self.api, self.handles[2 * thread],
+                                              <char *>source_view.buf + row * source_row,
+                                              <char *>result_view.buf + row * result_row) != 0
+            finally:
+                PyBuffer_Release(&result_view)
+        finally:
+            PyBuffer_Release(&source_view)
+        if failed:
+            raise RuntimeError(f"MKL DFTI: a transform of {self.length} points failed")
+        return result
+
     def __dealloc__(self):
         cdef int h
         if self.handles != NULL:
@@ -882,11 +925,16 @@ def overlap_save_products(
     cdef Py_ssize_t item
     cdef int thread
     cdef long failed = 0
+    cdef Py_ssize_t freqs = n if transforms.is_complex else n // 2 + 1
+    if transforms.dtype.itemsize * (2 if transforms.is_complex else 1) != sizeof(scalar_t):
+        raise ValueError("overlap_save_products: the transforms are for another dtype of signal")
     if (x.shape[0] != out.shape[0] or out.shape[1] != channels or weights.shape[0] != channels
-            or weights.shape[1] != 1 or (has_bias and bias.shape[0] < channels)):
-        raise ValueError("overlap_save_products: arrays of other shapes than one channel per group")
-    if (sizeof(scalar_t) // transforms.dtype.itemsize == 2) != transforms.is_complex:
-        raise ValueError("overlap_save_products: the transforms are for another kind of signal")
+            or weights.shape[1] != 1 or weights.shape[2] != (freqs if transforms.is_complex else 2 * freqs)
+            or (has_bias and bias.shape[0] < channels)):
+        raise ValueError("overlap_save_products: arrays of other shapes than one channel per group and "
+                         "the transforms' frequencies")
+    if blocks < 1 or block < 1 or residues < 1 or dilation < 1 or offset < 0 or offset + block > n:
+        raise ValueError("overlap_save_products: blocks must be positive and lie inside the frame")
     if work.shape[1] < products_work_size(n, transforms.is_complex, sizeof(scalar_t)):
         raise ValueError("overlap_save_products: the work rows are too short")
     if items == 0:
@@ -899,9 +947,9 @@ def overlap_save_products(
         for item in prange(items, schedule="dynamic"):
             failed |= _product_item(x, weights, out, bias, has_bias, transforms, thread, item, columns,
                                     blocks, block, residues, dilation, pad_left, padded_length, mode, offset,
-                                    &work[thread, 0])
-    if failed:
-        raise RuntimeError(f"MKL DFTI: transform status {failed}")
+                                    &work[thread, 0]) != 0
+    if failed:  # (the threads' MKL statuses are not kept: several could differ)
+        raise RuntimeError(f"MKL DFTI: a transform of {n} points failed")
 
 
 cpdef Py_ssize_t products_work_size(Py_ssize_t n, bint is_complex, Py_ssize_t itemsize):

@@ -76,12 +76,13 @@ _CONTRACT_BYTES = 256 << 10
 # Columns per work item of the tiled contraction.
 _TILE_COLUMNS = 16
 # Below this predicted single-thread work (the fixed cost aside), one thread:
-# waking others costs more.  A call runs five parallel steps (gather, forward
-# transforms, contraction, inverse, scatter), each waking threads that sleep
-# after a brief spin; on a 2-core Zen 3 one thread was faster up to about
+# waking others costs more.  A staged call runs five parallel steps (gather,
+# forward transforms, contraction, inverse, scatter), each waking threads that
+# sleep after a brief spin; on a 2-core Zen 3 one thread was faster up to about
 # 1 ms of work (C=1, K=1024: 215 against 420 us; C=4, K=1024: 430 against
 # 600-900 us) and two faster from about 3 ms (C=16, K=128: 1.25 against
-# 1.7 ms).
+# 1.7 ms).  The whole-frame path wakes them once a call; the same bound is kept
+# for it (measured at the bound with C=1 and 4, K=1024: see docs/benchmarks.md).
 _PARALLEL_MIN_SECONDS = 1e-3
 
 
@@ -193,7 +194,8 @@ def _plan(spec: ConvSpec, configured_threads: int, routing_key: tuple, engine: s
 
 
 def _weight_spectrum(spec: ConvSpec, w: np.ndarray, plan: FFTPlan,
-                     scratch: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+                     scratch: tuple[np.ndarray, np.ndarray] | None = None,
+                     transforms: Any = None) -> np.ndarray:
     """The spectrum of the reversed polyphase weights, laid out for the contraction.
 
     Phase p of input channel c becomes channel c*stride + p, holding taps
@@ -201,8 +203,9 @@ def _weight_spectrum(spec: ConvSpec, w: np.ndarray, plan: FFTPlan,
     the reversed taps are transformed (no conjugation pass) and each output
     frame's valid samples are its last B.  For the tiled contraction the
     result is (C_out, C', F), written into ``scratch`` = (a (C_out, C', n)
-    frame, the spectrum) when given; for the GEMM contraction it is
-    (groups, F, O, C').
+    frame, the spectrum) when given, by ``transforms``' one-row descriptors
+    where given (the whole-frame path's :class:`DftiRows`); for the GEMM
+    contraction it is (groups, F, O, C').
     """
     stride, taps = spec.stride, plan.taps
     cout, cin_g, ksize = w.shape
@@ -221,6 +224,10 @@ def _weight_spectrum(spec: ConvSpec, w: np.ndarray, plan: FFTPlan,
         frame, spectrum = scratch
         frame[:, :, :taps] = reversed_taps
         frame[:, :, taps:] = 0
+        if transforms is not None:  # the whole-frame path's own descriptors, one row at a time
+            transforms.forward_rows(frame.reshape(-1, plan.length), spectrum.reshape(-1, spectrum.shape[-1]),
+                                    plan.threads)
+            return spectrum
         return engine.forward(frame, spectrum, is_complex=is_complex, threads=plan.threads)
     # One matrix per group and frequency.  Transforming along the first axis
     # of (K', C_out, C') writes the spectrum frequency-major, far cheaper
@@ -315,7 +322,9 @@ class FFTBackend(CostModel):
         return dict(self.plan(spec).terms)
 
     def workspace_bytes(self, spec: ConvSpec) -> int:
-        """Bytes allocated besides the output: one chunk's frames and spectra, and the weights' spectrum."""
+        """Bytes allocated besides the output: one chunk's frames and spectra (the staged path's;
+        the whole-frame path needs less, and falls back to it where MKL refuses its descriptors),
+        the weights' spectrum, and the whole-frame path's descriptor tables."""
         if spec.is_empty:
             return 0
         plan = self.plan(spec)
@@ -332,7 +341,10 @@ class FFTBackend(CostModel):
         else:  # the tiled kernel's split planes per thread
             double = complex_size == 16
             contraction = plan.threads * tile_buffer_size(double, cin_g, cout_g, min(plan.chunk_columns, _TILE_COLUMNS)) * (8 if double else 4)
-        return chunk + weights + contraction
+        # the whole-frame path's descriptors, a forward and a backward one per thread, each hold
+        # tables of about a transform's size (MKL; 13.5 MiB for 2**20 complex128 points)
+        tables = 2 * plan.threads * plan.length * complex_size if _one_channel_groups(spec) else 0
+        return chunk + weights + contraction + tables
 
     def hands_over(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray) -> tuple[str, str] | None:
         """``(backend, reason)`` when these values run on another backend (see :func:`_fits`), else None."""
@@ -355,6 +367,11 @@ class FFTBackend(CostModel):
         return out
 
 
+def _one_channel_groups(spec: ConvSpec) -> bool:
+    """Whether the layer may take the whole-frame path: stride 1, one input and one output channel a group."""
+    return spec.stride == 1 and spec.in_channels_per_group == 1 and spec.out_channels_per_group == 1
+
+
 def _run_frames(spec: ConvSpec, plan: FFTPlan, x: np.ndarray, w: np.ndarray, b: np.ndarray | None,
                 out: np.ndarray, num_threads: int, transforms: Any) -> None:
     """Groups of one channel on MKL: each frame's whole pipeline (cut, transform, product,
@@ -369,7 +386,8 @@ def _run_frames(spec: ConvSpec, plan: FFTPlan, x: np.ndarray, w: np.ndarray, b: 
                                                           ((spec.output_channels, 1, n), dtype),
                                                           ((spec.output_channels, 1, freqs), _COMPLEX[dtype])])
     # (C, 1, F): the tiles' layout, whatever contraction the plan names (a 1 x 1 group is no GEMM)
-    weights = _weight_spectrum(spec, w, plan._replace(use_gemm=False), (weight_frame, weights))
+    weights = _weight_spectrum(spec, w, plan._replace(use_gemm=False, threads=num_threads), (weight_frame, weights),
+                               transforms)
     overlap_save_products(x, weights.view(dtype), out, _NO_BIAS[dtype] if b is None else b, b is not None,
                           transforms, plan.blocks, plan.block, plan.residues, spec.dilation, spec.pad_left,
                           spec.padded_length, MODE_CODE[spec.padding_mode], plan.taps - 1, work, num_threads)
@@ -385,7 +403,7 @@ def _run_plan(spec: ConvSpec, plan: FFTPlan, x: np.ndarray, w: np.ndarray, b: np
               out: np.ndarray, num_threads: int) -> None:
     dtype = spec.compute_dtype
     is_complex = np.dtype(dtype).kind == "c"
-    if spec.stride == 1 and spec.in_channels_per_group == 1 and spec.out_channels_per_group == 1:
+    if _one_channel_groups(spec):
         transforms = _fft_engines.get(plan.engine).rows(_REAL[dtype], is_complex, plan.length, num_threads)
         if transforms is not None:
             _run_frames(spec, plan, x, w, b, out, num_threads, transforms)

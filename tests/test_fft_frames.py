@@ -1,6 +1,8 @@
 """The fft backend's whole-frame path: groups of one channel on MKL, each frame's
 pipeline on the thread that takes it (``overlap_save_products``)."""
 
+from contextlib import contextmanager
+
 import numpy as np
 import pytest
 
@@ -23,6 +25,20 @@ def frames_taken(monkeypatch):
 
     monkeypatch.setattr(fft, "overlap_save_products", counted)
     return calls
+
+
+@contextmanager
+def two_threads():
+    """Calls planned on two threads, however short (the plans' one-thread bound lifted)."""
+    saved = fft._PARALLEL_MIN_SECONDS
+    fft._PARALLEL_MIN_SECONDS = 0.0
+    fft._plan.cache_clear()
+    try:
+        with arrayconv.config_context(threads=2):
+            yield
+    finally:
+        fft._PARALLEL_MIN_SECONDS = saved
+        fft._plan.cache_clear()
 
 
 def _staged(x, w, **kwargs):
@@ -57,9 +73,11 @@ def test_one_channel_groups_take_the_whole_frame_path_and_match_the_staged_one(f
     if kwargs.pop("bias", False):
         kwargs["bias"] = draw(channels)
     before = x.copy(), w.copy()
-    with arrayconv.config_context(threads=2):
+    with two_threads():
         y = arrayconv.conv1d(x, w, backend="fft", **kwargs)
-    assert frames_taken, "the whole-frame path was not taken"
+    assert frames_taken == [2], "the whole-frame path was not taken on two threads"
+    with arrayconv.config_context(threads=1):  # the same bits on one thread
+        np.testing.assert_array_equal(arrayconv.conv1d(x, w, backend="fft", **kwargs), y)
     np.testing.assert_array_equal(x, before[0])
     np.testing.assert_array_equal(w, before[1])
     staged = _staged(x, w, **kwargs)
@@ -85,26 +103,42 @@ def test_pocketfft_keeps_the_staged_path(frames_taken):
 
 @needs_mkl
 def test_the_kernel_refuses_arrays_it_was_not_made_for():
+    rng = np.random.default_rng(6)
     transforms = mkl.rows(np.dtype(np.float32), False, 64, 2)
-    x = np.zeros((1, 2, 100), np.float32)
+    x = rng.standard_normal((1, 2, 100)).astype(np.float32)
     out = np.zeros((1, 2, 37), np.float32)
-    weights = np.zeros((2, 1, 2 * 33), np.float32)
+    w = rng.standard_normal((2, 1, 28)).astype(np.float32)
+    spectra = np.fft.rfft(w[:, :, ::-1], n=64).astype(np.complex64)
     work = np.zeros((2, _fft_kernels.products_work_size(64, False, 4)), np.float32)
-    arguments = {"blocks": 1, "block": 37, "residues": 1, "dilation": 1, "pad_left": 0, "padded_length": 100, "mode": 0,
-                 "offset": 27}
 
-    def run(x=x, weights=weights, out=out, work=work, transforms=transforms):
-        _fft_kernels.overlap_save_products(x, weights, out, np.zeros(0, x.dtype), False, transforms,
-                                           arguments["blocks"], arguments["block"], arguments["residues"],
-                                           arguments["dilation"], arguments["pad_left"], arguments["padded_length"],
-                                           arguments["mode"], arguments["offset"], work, 2)
+    def run(x=x, weights=spectra.view(np.float32), work=work, transforms=transforms, block=37, offset=27):
+        # one column of 37 outputs: a frame of 64 samples, the last 37 of its circular convolution
+        _fft_kernels.overlap_save_products(x, weights, out, np.zeros(0, x.dtype), False, transforms, 1, block, 1, 1,
+                                           0, 100, 0, offset, work, 2)
 
     run()
+    expected = np.stack([np.correlate(x[0, c, :64], w[c, 0], mode="valid") for c in range(2)])
+    np.testing.assert_allclose(out[0], expected, rtol=0, atol=1e-5 * np.abs(expected).max())
     with pytest.raises(ValueError, match="one channel per group"):
         run(weights=np.zeros((2, 2, 66), np.float32))
+    with pytest.raises(ValueError, match="one channel per group"):
+        run(weights=np.zeros((2, 1, 2), np.float32))  # not the transforms' 33 frequencies
     with pytest.raises(ValueError, match="too short"):
         run(work=np.zeros((2, 10), np.float32))
-    with pytest.raises(ValueError, match="another kind of signal"):
-        run(transforms=mkl.rows(np.dtype(np.float32), True, 64, 2))
+    with pytest.raises(ValueError, match="another dtype"):
+        run(transforms=mkl.rows(np.dtype(np.float32), True, 64, 2))  # complex transforms, real signal
+    with pytest.raises(ValueError, match="another dtype"):
+        run(transforms=mkl.rows(np.dtype(np.float64), False, 64, 2))  # double transforms, float signal
+    with pytest.raises(ValueError, match="inside the frame"):
+        run(offset=60)
+    with pytest.raises(ValueError, match="inside the frame"):
+        run(block=0)
     with pytest.raises(ValueError, match="bad sizes"):
         _fft_kernels.DftiRows(mkl.dfti_addresses(), np.float32, False, 0, 2)
+    frames = rng.standard_normal((3, 64)).astype(np.float32)
+    spectra = transforms.forward_rows(frames, np.empty((3, 33), np.complex64), 2)
+    np.testing.assert_allclose(spectra, np.fft.rfft(frames), rtol=0, atol=1e-5 * np.abs(spectra).max())
+    with pytest.raises(ValueError, match="other dtypes or sizes"):
+        transforms.forward_rows(frames, np.empty((3, 32), np.complex64), 2)
+    with pytest.raises(ValueError, match="other dtypes or sizes"):
+        transforms.forward_rows(frames.astype(np.float64), np.empty((3, 33), np.complex64), 2)
