@@ -571,6 +571,25 @@ cdef class DftiTransforms:
         return 0
 
 
+cdef int _take_buffers(object source, object result, bint source_writable, Py_buffer *source_view,
+                       Py_buffer *result_view, str owner) except -1:
+    """Take C-contiguous buffers of ``source`` (writable if asked: MKL's backward real transform
+    uses its source as scratch) and of the writable ``result``, which must not overlap
+    (``owner`` names the caller in the error).  The caller releases both."""
+    PyObject_GetBuffer(source, source_view, PyBUF_C_CONTIGUOUS | (PyBUF_WRITABLE if source_writable else 0))
+    try:
+        PyObject_GetBuffer(result, result_view, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE)
+    except BaseException:
+        PyBuffer_Release(source_view)
+        raise
+    if (<char *>source_view.buf < <char *>result_view.buf + result_view.len
+            and <char *>result_view.buf < <char *>source_view.buf + source_view.len):
+        PyBuffer_Release(result_view)
+        PyBuffer_Release(source_view)
+        raise ValueError(f"{owner}: the source and the result overlap")
+    return 0
+
+
 cdef class DftiBatch:
     """``rows`` one-dimensional transforms of ``length`` points on MKL's DFTI, committed once
     (see _dfti.h): the forward transform (``backward`` false) of real or complex rows to
@@ -623,26 +642,18 @@ cdef class DftiBatch:
         transform uses it as scratch)."""
         cdef Py_buffer source_view, result_view
         cdef long status = 0
-        # MKL's backward real transform uses its source as scratch
-        cdef int source_flags = PyBUF_C_CONTIGUOUS | (PyBUF_WRITABLE if self.backward else 0)
         if (source.dtype != self.source_dtype or result.dtype != self.result_dtype
                 or source.size != self.source_values or result.size != self.result_values):
             raise ValueError("DftiBatch: arrays of other dtypes or sizes than the descriptor's")
-        PyObject_GetBuffer(source, &source_view, source_flags)
+        _take_buffers(source, result, self.backward, &source_view, &result_view, "DftiBatch")
         try:
-            PyObject_GetBuffer(result, &result_view, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE)
-            try:
-                if (<char *>source_view.buf < <char *>result_view.buf + result_view.len
-                        and <char *>result_view.buf < <char *>source_view.buf + source_view.len):
-                    raise ValueError("DftiBatch: the source and the result overlap")
-                with nogil:
-                    if self.backward:
-                        status = acd_backward(&self.api, self.handle, source_view.buf, result_view.buf)
-                    else:
-                        status = acd_forward(&self.api, self.handle, source_view.buf, result_view.buf)
-            finally:
-                PyBuffer_Release(&result_view)
+            with nogil:
+                if self.backward:
+                    status = acd_backward(&self.api, self.handle, source_view.buf, result_view.buf)
+                else:
+                    status = acd_forward(&self.api, self.handle, source_view.buf, result_view.buf)
         finally:
+            PyBuffer_Release(&result_view)
             PyBuffer_Release(&source_view)
         if status != 0:
             raise RuntimeError(f"MKL DFTI: transform status {status}")
@@ -858,22 +869,16 @@ cdef class DftiRows:
         source_row = self.length * source.dtype.itemsize
         result_row = freqs * result.dtype.itemsize
         num_threads = _threads(min(num_threads, self.threads), rows)
-        PyObject_GetBuffer(source, &source_view, PyBUF_C_CONTIGUOUS)
+        _take_buffers(source, result, False, &source_view, &result_view, "DftiRows")
         try:
-            PyObject_GetBuffer(result, &result_view, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE)
-            try:
-                if (<char *>source_view.buf < <char *>result_view.buf + result_view.len
-                        and <char *>result_view.buf < <char *>source_view.buf + source_view.len):
-                    raise ValueError("DftiRows: the source and the result overlap")
-                with nogil, parallel(num_threads=num_threads):
-                    thread = openmp.omp_get_thread_num()
-                    for row in prange(rows, schedule="dynamic"):
-                        failed |= acd_forward(&self.api, self.handles[2 * thread],
-                                              <char *>source_view.buf + row * source_row,
-                                              <char *>result_view.buf + row * result_row) != 0
-            finally:
-                PyBuffer_Release(&result_view)
+            with nogil, parallel(num_threads=num_threads):
+                thread = openmp.omp_get_thread_num()
+                for row in prange(rows, schedule="dynamic"):
+                    failed |= acd_forward(&self.api, self.handles[2 * thread],
+                                          <char *>source_view.buf + row * source_row,
+                                          <char *>result_view.buf + row * result_row) != 0
         finally:
+            PyBuffer_Release(&result_view)
             PyBuffer_Release(&source_view)
         if failed:
             raise RuntimeError(f"MKL DFTI: a transform of {self.length} points failed")
