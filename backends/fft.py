@@ -128,8 +128,9 @@ class FFTPlan(NamedTuple):
 
 
 def _terms(spec: ConvSpec, n: int, blocks: int, residues: int, use_gemm: bool,
-           transform_term: str) -> dict[str, float]:
-    """Cost terms of one plan on one thread, in float32/complex64 units."""
+           transform_term: str, frames: bool = False) -> dict[str, float]:
+    """Cost terms of one plan on one thread, in float32/complex64 units (``frames``: the
+    whole-frame path's terms, which the tune sweep's single-channel points fit)."""
     is_complex = np.dtype(spec.compute_dtype).kind == "c"
     width = PRECISION_WIDTH[spec.compute_dtype]
     phases_in = spec.in_channels * spec.stride
@@ -138,17 +139,21 @@ def _terms(spec: ConvSpec, n: int, blocks: int, residues: int, use_gemm: bool,
     per_transform = n * math.log2(max(n, 2)) / 2 * (2 if is_complex else 1) * width
     transforms = columns * (phases_in + spec.output_channels) + spec.output_channels * spec.in_channels_per_group * spec.stride
     macs = columns * freqs * spec.output_channels * spec.in_channels_per_group * spec.stride * width
+    copies = columns * n * (phases_in + spec.output_channels) * (2 if is_complex else 1) * width
+    if frames:
+        return {"fft_frames_call": 1.0, "fft_frames_transform": transforms * per_transform,
+                "fft_frames_copy": copies + 2 * macs}  # a complex product: about two samples' work
     return {
         "fft_call": 1.0,
         transform_term: transforms * per_transform,
-        "fft_copy": columns * n * (phases_in + spec.output_channels) * (2 if is_complex else 1) * width,
+        "fft_copy": copies,
         "fft_contract_gemm_mac" if use_gemm else "fft_contract_tiles_mac": float(macs),
     }
 
 
 def _per_thread(terms: dict[str, float], num_threads: int) -> dict[str, float]:
     """The terms with the work shared by ``num_threads`` (the fixed cost is not)."""
-    return {name: amount if name == "fft_call" else amount / num_threads for name, amount in terms.items()}
+    return {name: amount if name.endswith("_call") else amount / num_threads for name, amount in terms.items()}
 
 
 @functools.lru_cache(maxsize=512)
@@ -161,6 +166,9 @@ def _plan(spec: ConvSpec, configured_threads: int, routing_key: tuple, engine: s
     residues = min(dilation, spec.length_out)
     outputs = -(-spec.length_out // dilation)  # of residue 0, the longest
     use_gemm = spec.out_channels_per_group * spec.in_channels_per_group * stride >= _GEMM_MIN_ENTRIES
+    # priced as the whole-frame path where it runs (should MKL refuse its descriptors, the
+    # staged path takes the call at this price)
+    frames = engine == "mkl" and _one_channel_groups(spec)
     lengths = _fast_lengths()
     lowest = int(np.searchsorted(lengths, max(taps, 2)))
     highest = int(np.searchsorted(lengths, outputs + taps - 1))  # one frame holds everything
@@ -169,14 +177,15 @@ def _plan(spec: ConvSpec, configured_threads: int, routing_key: tuple, engine: s
     for n in candidates.tolist():
         block = n - taps + 1
         blocks = -(-outputs // block)
-        terms = _terms(spec, n, blocks, residues, use_gemm, transform_term)
+        terms = _terms(spec, n, blocks, residues, use_gemm, transform_term, frames)
         seconds = routing.predict(terms, constants)
         if best is None or seconds < best[0]:
             best = (seconds, n, block, blocks, terms)
     if best is None:  # supports() keeps such calls away
         raise ValueError(f"a kernel of {taps} taps per phase exceeds the longest transform ({_MAX_LENGTH})")
     seconds, n, block, blocks, terms = best
-    work_seconds = seconds - terms["fft_call"] * constants["fft_call"]
+    call = "fft_frames_call" if frames else "fft_call"
+    work_seconds = seconds - terms[call] * constants[call]
     num_threads = 1 if work_seconds < _PARALLEL_MIN_SECONDS else configured_threads
     terms = _per_thread(terms, num_threads)
     seconds = routing.predict(terms, constants)

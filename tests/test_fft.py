@@ -51,10 +51,15 @@ def test_auto_takes_mkl_where_installed_else_pocketfft():
         assert chosen.name == "mkl" and "first choice" in reason
     else:
         assert chosen.name == "scipy" and "mkl-fft is not installed" in reason
-    spec = arrayconv.shape.normalize(np.ones((1, 1, 3000)), np.ones((1, 1, 300)))
+    spec = arrayconv.shape.normalize(np.ones((1, 2, 3000)), np.ones((2, 2, 300)))
     assert fft.FFTBackend().plan(spec).engine == chosen.name
     # each engine is priced by its own transform constant
     assert dict(fft.FFTBackend().plan(spec).terms).get(chosen.transform_term, 0) > 0
+    # single-channel layers on MKL by the whole-frame path's terms
+    single = arrayconv.shape.normalize(np.ones((1, 1, 3000)), np.ones((1, 1, 300)))
+    terms = dict(fft.FFTBackend().plan(single).terms)
+    assert (terms.get("fft_frames_transform", 0) > 0) == (chosen.name == "mkl")
+    assert (terms.get(chosen.transform_term, 0) > 0) == (chosen.name == "scipy")
 
 
 @st.composite

@@ -197,3 +197,12 @@ def test_routing_tables_merge_across_layers(clean, tmp_path, monkeypatch):
     finally:
         monkeypatch.delenv("ARRAYCONV_CONFIG")
         config.reload()
+
+
+@pytest.mark.skipif(arrayconv.backends.get("fft").engine()[0].name != "mkl",
+                    reason="the whole-frame path and its terms are MKL's (mkl-fft)")
+def test_single_channel_and_depthwise_filters_are_priced_by_the_whole_frame_path(clean):
+    # priced as the staged path (2.5x too high for them), these ran on direct, 3.3x slower than fft
+    assert arrayconv.explain(input=(4, 1, 200000), weight=(1, 1, 255), padding=127).backend == "fft"
+    assert arrayconv.explain(input=(4, 64, 16384), weight=(64, 1, 255), groups=64, padding=127).backend == "fft"
+    assert arrayconv.explain(input=(4, 1, 200000), weight=(1, 1, 31), padding=15).backend == "direct"
