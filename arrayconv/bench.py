@@ -488,7 +488,7 @@ def _routing_report(num_threads: int) -> int:
     print("| C | K | direct | fft | auto (chose) | regret | regret, auto timed |")
     print("|---|---|---|---|---|---|---|")
     for m in measurements:
-        print(f"| {m.point.channels} | {m.point.kernel_size} | {_format_time(m.seconds['direct'])} | "
+        print(f"| {m.point.channel_text} | {m.point.kernel_size} | {_format_time(m.seconds['direct'])} | "
               f"{_format_time(m.seconds['fft'])} | {_format_time(m.seconds['auto'])} ({m.chosen}) | "
               f"{m.regret:.2f} | {m.timed_regret:.2f} |")
     worst = max(measurements, key=lambda m: m.regret)

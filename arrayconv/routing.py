@@ -33,8 +33,8 @@ TERMS: dict[str, str] = {
     "fft_contract_gemm_mac": "a complex64 multiply-accumulate of the GEMM contraction, per thread",
     "fft_contract_tiles_mac": "a complex64 multiply-accumulate of the tiled contraction, per thread",
     "fft_frames_call": "fixed cost of an fft call on the whole-frame path (MKL; stride 1, one channel a group)",
-    "fft_frames_transform": "fft_transform's unit on the whole-frame path (each frame on one thread), per thread",
-    "fft_frames_copy": "a float32 sample framed in, multiplied or placed out on the whole-frame path, per thread",
+    "fft_frames_transform": ("fft_transform's unit on the whole-frame path (each frame on one thread), its "
+                             "framing, product and placing included, per thread"),
     "array_api_call": "fixed cost of an array_api call",
     "array_api_mac": "a float32 multiply-accumulate of the generic backend (its fallback role: priced high)",
     "cupy_call": "fixed cost of a cupy call",
@@ -61,12 +61,10 @@ DEFAULTS: dict[str, float] = {
     "fft_contract_gemm_mac": 9.65e-10,
     "fft_contract_tiles_mac": 9.65e-10,
     # the whole-frame path: fitted (tune.fit) on single-channel sweeps of 4096 and
-    # 32768 outputs and 4 x 65536, K = 16 to 8192 (Zen 3, 2 threads, 2026-12-06):
-    # the transforms' term takes the copies' work too (the fit leaves the copies
-    # none), and the fixed cost is the Python path around one parallel region
-    "fft_frames_call": 7.83e-5,
-    "fft_frames_transform": 8.84e-10,
-    "fft_frames_copy": 2.24e-15,
+    # 32768 outputs and 4 x 65536, K = 16 to 8192 (Zen 3, 2 threads, 2026-12-06);
+    # the fixed cost is the Python path around one parallel region
+    "fft_frames_call": 1.06e-4,
+    "fft_frames_transform": 7.06e-10,
     # the generic backend is a fallback: priced so that a dedicated backend
     # able to run a call is always cheaper
     "array_api_call": 1e-3,

@@ -53,14 +53,22 @@ class SweepPoint:
         w = rng.standard_normal((self.channels, self.channels, self.kernel_size)).astype(self.dtype)
         return x, w
 
+    @property
+    def channel_text(self) -> str:
+        """C, with the outputs per row where they are not the sweep's usual 4096."""
+        return str(self.channels) if self.length_out == 4096 else f"{self.channels} ({self.length_out} outputs)"
+
     def label(self) -> str:
-        return f"C={self.channels} K={self.kernel_size}"
+        return f"C={self.channel_text} K={self.kernel_size}"
 
 
 # Direct calls above about this many multiply-accumulates (a second or so)
 # are left out of the sweep: the fft wins them by far, and they would make
 # the sweep take minutes.
 _MAX_SWEEP_MACS = 3e10
+# Single-channel points are also swept at this many times the outputs, from this kernel size.
+_LONG_SINGLE = 8
+_LONG_SINGLE_MIN_KERNEL = 16
 
 
 def sweep_points(channels: Iterable[int] = (1, 4, 16, 32, 64), max_kernel: int = 8192,
@@ -68,17 +76,25 @@ def sweep_points(channels: Iterable[int] = (1, 4, 16, 32, 64), max_kernel: int =
     """K = 1, 2, 4, ... max_kernel and 1.5 * 2**p + 1 between them, for each channel count.
 
     Points whose direct call would exceed about 3e10 multiply-accumulates are
-    left out (only wide layers with the longest kernels).
+    left out (only wide layers with the longest kernels).  One channel is also
+    swept at 8x the outputs from K = 16: on MKL such layers take the fft
+    backend's whole-frame path, whose terms the short calls alone (fixed costs,
+    mostly) do not pin down, and long filters of a few hundred taps are where
+    its crossover with direct moves.
 
     Examples
     --------
     >>> [p.kernel_size for p in sweep_points(channels=[4], max_kernel=16)]
     [1, 2, 4, 7, 8, 13, 16]
+    >>> [p.label() for p in sweep_points(channels=[1], max_kernel=16)][-2:]
+    ['C=1 K=16', 'C=1 (32768 outputs) K=16']
     """
     kernels = sorted({k for power in range(int(math.log2(max_kernel)) + 1)
                       for k in (2**power, 3 * 2**power // 2 + 1) if 1 <= k <= max_kernel})
-    return [SweepPoint(c, k, length_out) for c in channels for k in kernels
-            if c * c * k * length_out <= _MAX_SWEEP_MACS]
+    points = [SweepPoint(c, k, length) for c in channels
+              for length in ((length_out, _LONG_SINGLE * length_out) if c == 1 else (length_out,))
+              for k in kernels if (length == length_out or k >= _LONG_SINGLE_MIN_KERNEL)]
+    return [p for p in points if p.channels**2 * p.kernel_size * p.length_out <= _MAX_SWEEP_MACS]
 
 
 @dataclass

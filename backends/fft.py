@@ -81,8 +81,10 @@ _TILE_COLUMNS = 16
 # sleep after a brief spin; on a 2-core Zen 3 one thread was faster up to about
 # 1 ms of work (C=1, K=1024: 215 against 420 us; C=4, K=1024: 430 against
 # 600-900 us) and two faster from about 3 ms (C=16, K=128: 1.25 against
-# 1.7 ms).  The whole-frame path wakes them once a call; the same bound is kept
-# for it (measured at the bound with C=1 and 4, K=1024: see docs/benchmarks.md).
+# 1.7 ms).  The whole-frame path wakes them once a call, and its own terms
+# predict about 2.5x less than the staged path's did; the same bound is kept for
+# it (two threads won from about 0.6 ms of one-thread time at C=1 and 4, K=1024:
+# see docs/benchmarks.md).
 _PARALLEL_MIN_SECONDS = 1e-3
 
 
@@ -139,14 +141,12 @@ def _terms(spec: ConvSpec, n: int, blocks: int, residues: int, use_gemm: bool,
     per_transform = n * math.log2(max(n, 2)) / 2 * (2 if is_complex else 1) * width
     transforms = columns * (phases_in + spec.output_channels) + spec.output_channels * spec.in_channels_per_group * spec.stride
     macs = columns * freqs * spec.output_channels * spec.in_channels_per_group * spec.stride * width
-    copies = columns * n * (phases_in + spec.output_channels) * (2 if is_complex else 1) * width
-    if frames:
-        return {"fft_frames_call": 1.0, "fft_frames_transform": transforms * per_transform,
-                "fft_frames_copy": copies + 2 * macs}  # a complex product: about two samples' work
+    if frames:  # (its framing, product and placing are priced with the transforms: a fit cannot tell them apart)
+        return {"fft_frames_call": 1.0, "fft_frames_transform": transforms * per_transform}
     return {
         "fft_call": 1.0,
         transform_term: transforms * per_transform,
-        "fft_copy": copies,
+        "fft_copy": columns * n * (phases_in + spec.output_channels) * (2 if is_complex else 1) * width,
         "fft_contract_gemm_mac" if use_gemm else "fft_contract_tiles_mac": float(macs),
     }
 
@@ -166,9 +166,9 @@ def _plan(spec: ConvSpec, configured_threads: int, routing_key: tuple, engine: s
     residues = min(dilation, spec.length_out)
     outputs = -(-spec.length_out // dilation)  # of residue 0, the longest
     use_gemm = spec.out_channels_per_group * spec.in_channels_per_group * stride >= _GEMM_MIN_ENTRIES
-    # priced as the whole-frame path where it runs (should MKL refuse its descriptors, the
-    # staged path takes the call at this price)
-    frames = engine == "mkl" and _one_channel_groups(spec)
+    # priced as the whole-frame path where it runs (MKL with its DFTI entry points; should MKL
+    # refuse a descriptor, the staged path takes the call at this price)
+    frames = engine == "mkl" and _one_channel_groups(spec) and _fft_engines.get(engine).dfti_addresses() is not None
     lengths = _fast_lengths()
     lowest = int(np.searchsorted(lengths, max(taps, 2)))
     highest = int(np.searchsorted(lengths, outputs + taps - 1))  # one frame holds everything

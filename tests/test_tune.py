@@ -48,6 +48,7 @@ def test_fit_recovers_known_constants(clean, engine):
     staged_or_frames = ("fft_call",) if engine == "scipy" else ("fft_frames_call", "fft_frames_transform")
     for name in ("direct_call", "direct_gemm_mac", "direct_loops_mac", transform, *staged_or_frames):
         assert fitted[name] == pytest.approx(truth[name], rel=0.35), name
+    assert 0.5 < fitted["fft_call"] / truth["fft_call"] < 2  # on MKL: from the multi-channel points alone
 
 
 def test_write_routing_keeps_other_settings(tmp_path):
@@ -102,4 +103,4 @@ def test_routing_report_computes_regret(monkeypatch, capsys):
     monkeypatch.setattr(tune, "sweep_points", lambda: [tune.SweepPoint(1, 3, 256), tune.SweepPoint(4, 300, 512)])
     assert bench.main(["--routing", "--threads", "1"]) == 0
     out = capsys.readouterr().out
-    assert "| 1 | 3 |" in out and "worst regret" in out
+    assert "| 1 (256 outputs) | 3 |" in out and "worst regret" in out
