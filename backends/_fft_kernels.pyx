@@ -18,10 +18,11 @@ the n input samples that block reads.  :func:`gather_frames` cuts the frames
 (padding modes applied per index, no padded copy), :func:`contract_gemm` and
 :func:`contract_loops` sum the input channels per frequency, and
 :func:`scatter_frames` puts the first B samples of each output frame in place
-and adds the bias.  Layers whose groups have one channel each skip the stages:
-:func:`overlap_save_products` runs each frame's whole pipeline on the thread
-that takes it (MKL only: it transforms through :class:`DftiRows`).  All of them run over OpenMP threads with the GIL released
-and touch only the arrays they are given.
+and adds the bias.  Stride-1 layers whose groups have one channel each skip
+the stages: :func:`overlap_save_products` runs each frame's whole pipeline on
+the thread that takes it (MKL only: it transforms through :class:`DftiRows`).
+All of them run over OpenMP threads with the GIL released and touch only the
+arrays they are given.
 """
 
 from cython.parallel cimport parallel, prange
@@ -132,6 +133,15 @@ def gather_frames(
                     pad_left, padded_length, mode)
 
 
+cdef inline void _column_at(Py_ssize_t column, Py_ssize_t blocks, Py_ssize_t residues, Py_ssize_t *batch,
+                            Py_ssize_t *residue, Py_ssize_t *b) noexcept nogil:
+    """The batch element, dilation residue and block of a column (columns run blocks
+    innermost, then residues)."""
+    batch[0] = column // (residues * blocks)
+    residue[0] = (column // blocks) % residues
+    b[0] = column % blocks
+
+
 cdef void _gather_one(const scalar_t[:, :, ::1] x, scalar_t[:, :, ::1] frames, Py_ssize_t item,
                       Py_ssize_t first_column, Py_ssize_t blocks, Py_ssize_t block,
                       Py_ssize_t residues, Py_ssize_t stride, Py_ssize_t dilation,
@@ -139,12 +149,10 @@ cdef void _gather_one(const scalar_t[:, :, ::1] x, scalar_t[:, :, ::1] frames, P
     cdef Py_ssize_t phases_total = frames.shape[1]
     cdef Py_ssize_t j = item // phases_total
     cdef Py_ssize_t channel = item % phases_total
-    cdef Py_ssize_t column = first_column + j
-    cdef Py_ssize_t batch = column // (residues * blocks)
-    cdef Py_ssize_t residue = (column // blocks) % residues
-    cdef Py_ssize_t b = column % blocks
+    cdef Py_ssize_t batch, residue, b
     cdef Py_ssize_t c = channel // stride
     cdef Py_ssize_t p = channel % stride
+    _column_at(first_column + j, blocks, residues, &batch, &residue, &b)
     cdef Py_ssize_t start = stride * (dilation * b * block + residue) + dilation * p
     _frame(&x[batch, c, 0], x.shape[2], padded_length, pad_left, mode, start,
            stride * dilation, &frames[j, channel, 0], frames.shape[2])
@@ -181,10 +189,8 @@ cdef void _scatter_one(const scalar_t[:, :, ::1] frames, scalar_t[:, :, ::1] out
     cdef Py_ssize_t cout = frames.shape[1]
     cdef Py_ssize_t j = item // cout
     cdef Py_ssize_t o = item % cout
-    cdef Py_ssize_t column = first_column + j
-    cdef Py_ssize_t batch = column // (residues * blocks)
-    cdef Py_ssize_t residue = (column // blocks) % residues
-    cdef Py_ssize_t b = column % blocks
+    cdef Py_ssize_t batch, residue, b
+    _column_at(first_column + j, blocks, residues, &batch, &residue, &b)
     _place(&frames[j, o, offset], &out[batch, o, 0], b * block, block, residue, dilation, out.shape[2],
            bias[o] if has_bias else 0)
 
@@ -944,6 +950,8 @@ def overlap_save_products(
         raise ValueError("overlap_save_products: the work rows are too short")
     if items == 0:
         return
+    cdef Py_ssize_t spectrum_at, back_at
+    _work_layout(n, transforms.is_complex, sizeof(scalar_t), &spectrum_at, &back_at)
     num_threads = _threads(num_threads, items)
     if num_threads > transforms.threads or num_threads > work.shape[0]:
         num_threads = min(transforms.threads, <int>work.shape[0])
@@ -952,7 +960,7 @@ def overlap_save_products(
         for item in prange(items, schedule="dynamic"):
             failed |= _product_item(x, weights, out, bias, has_bias, transforms, thread, item, columns,
                                     blocks, block, residues, dilation, pad_left, padded_length, mode, offset,
-                                    &work[thread, 0]) != 0
+                                    &work[thread, 0], spectrum_at, back_at, freqs) != 0
     if failed:  # (the threads' MKL statuses are not kept: several could differ)
         raise RuntimeError(f"MKL DFTI: a transform of {n} points failed")
 
@@ -960,11 +968,23 @@ def overlap_save_products(
 cpdef Py_ssize_t products_work_size(Py_ssize_t n, bint is_complex, Py_ssize_t itemsize):
     """Values of one thread's work row for :func:`overlap_save_products`: the frame, its
     spectrum and the frame back, each from a 64-byte boundary."""
+    cdef Py_ssize_t spectrum_at, back_at
+    _work_layout(n, is_complex, itemsize, &spectrum_at, &back_at)
+    return back_at + _whole_lines(n, itemsize)
+
+
+cdef inline Py_ssize_t _whole_lines(Py_ssize_t values, Py_ssize_t itemsize) noexcept nogil:
+    """``values`` rounded up to whole 64-byte lines of ``itemsize``-byte values."""
     cdef Py_ssize_t line = max(1, 64 // itemsize)
-    cdef Py_ssize_t frame = (n + line - 1) // line * line
+    return (values + line - 1) // line * line
+
+
+cdef inline void _work_layout(Py_ssize_t n, bint is_complex, Py_ssize_t itemsize, Py_ssize_t *spectrum_at,
+                              Py_ssize_t *back_at) noexcept nogil:
+    # a work row: the frame (n values), its spectrum (F complex values, or 2F reals), the frame back
     cdef Py_ssize_t freqs = n if is_complex else n // 2 + 1
-    cdef Py_ssize_t spectrum_values = freqs if is_complex else 2 * freqs  # complex values, or reals
-    return 2 * frame + (spectrum_values + line - 1) // line * line
+    spectrum_at[0] = _whole_lines(n, itemsize)
+    back_at[0] = spectrum_at[0] + _whole_lines(freqs if is_complex else 2 * freqs, itemsize)
 
 
 cdef long _product_item(const scalar_t[:, :, ::1] x, const scalar_t[:, :, ::1] weights,
@@ -972,24 +992,18 @@ cdef long _product_item(const scalar_t[:, :, ::1] x, const scalar_t[:, :, ::1] w
                         DftiRows transforms, int thread, Py_ssize_t item, Py_ssize_t columns,
                         Py_ssize_t blocks, Py_ssize_t block, Py_ssize_t residues, Py_ssize_t dilation,
                         Py_ssize_t pad_left, Py_ssize_t padded_length, int mode, Py_ssize_t offset,
-                        scalar_t *work) noexcept nogil:
+                        scalar_t *work, Py_ssize_t spectrum_at, Py_ssize_t back_at,
+                        Py_ssize_t freqs) noexcept nogil:
     # item = channel * columns + column: neighbours read neighbouring stretches of one row
     cdef Py_ssize_t c = item // columns
-    cdef Py_ssize_t column = item % columns
-    cdef Py_ssize_t batch = column // (residues * blocks)
-    cdef Py_ssize_t residue = (column // blocks) % residues
-    cdef Py_ssize_t b = column % blocks
-    cdef Py_ssize_t n = transforms.length
-    cdef Py_ssize_t line = max(1, 64 // sizeof(scalar_t))
-    cdef Py_ssize_t frame_values = (n + line - 1) // line * line
-    cdef Py_ssize_t freqs = n if transforms.is_complex else n // 2 + 1
-    cdef Py_ssize_t spectrum_values = freqs if transforms.is_complex else 2 * freqs
+    cdef Py_ssize_t batch, residue, b
     cdef scalar_t *frame = work
-    cdef scalar_t *spectrum = work + frame_values
-    cdef scalar_t *back = spectrum + (spectrum_values + line - 1) // line * line
+    cdef scalar_t *spectrum = work + spectrum_at
+    cdef scalar_t *back = work + back_at
     cdef long status
+    _column_at(item % columns, blocks, residues, &batch, &residue, &b)
     _frame(&x[batch, c, 0], x.shape[2], padded_length, pad_left, mode, dilation * b * block + residue,
-           dilation, frame, n)
+           dilation, frame, transforms.length)
     status = acd_forward(&transforms.api, transforms.handles[2 * thread], frame, spectrum)
     if status != 0:
         return status

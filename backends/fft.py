@@ -127,6 +127,7 @@ class FFTPlan(NamedTuple):
     terms: tuple[tuple[str, float], ...]  # cost terms (routing.TERMS), per thread
     seconds: float  # predicted time
     engine: str  # the transform engine (_fft_engines)
+    frames: bool = False  # the whole-frame path (else staged; also where MKL refuses its descriptors)
 
 
 def _terms(spec: ConvSpec, n: int, blocks: int, residues: int, use_gemm: bool,
@@ -140,9 +141,9 @@ def _terms(spec: ConvSpec, n: int, blocks: int, residues: int, use_gemm: bool,
     freqs = n if is_complex else n // 2 + 1
     per_transform = n * math.log2(max(n, 2)) / 2 * (2 if is_complex else 1) * width
     transforms = columns * (phases_in + spec.output_channels) + spec.output_channels * spec.in_channels_per_group * spec.stride
-    macs = columns * freqs * spec.output_channels * spec.in_channels_per_group * spec.stride * width
     if frames:  # (its framing, product and placing are priced with the transforms: a fit cannot tell them apart)
         return {"fft_frames_call": 1.0, "fft_frames_transform": transforms * per_transform}
+    macs = columns * freqs * spec.output_channels * spec.in_channels_per_group * spec.stride * width
     return {
         "fft_call": 1.0,
         transform_term: transforms * per_transform,
@@ -199,7 +200,7 @@ def _plan(spec: ConvSpec, configured_threads: int, routing_key: tuple, engine: s
     chunk_columns = max(1, min(columns, _CHUNK_BYTES // max(per_column, 1)))
     return FFTPlan(length=n, block=block, taps=taps, residues=residues, blocks=blocks, columns=columns,
                    chunk_columns=chunk_columns, use_gemm=use_gemm, threads=num_threads,
-                   terms=tuple(terms.items()), seconds=seconds, engine=engine)
+                   terms=tuple(terms.items()), seconds=seconds, engine=engine, frames=frames)
 
 
 def _weight_spectrum(spec: ConvSpec, w: np.ndarray, plan: FFTPlan,
@@ -352,7 +353,7 @@ class FFTBackend(CostModel):
             contraction = plan.threads * tile_buffer_size(double, cin_g, cout_g, min(plan.chunk_columns, _TILE_COLUMNS)) * (8 if double else 4)
         # the whole-frame path's descriptors, a forward and a backward one per thread, each hold
         # tables of about a transform's size (MKL; 13.5 MiB for 2**20 complex128 points)
-        tables = 2 * plan.threads * plan.length * complex_size if _one_channel_groups(spec) else 0
+        tables = 2 * plan.threads * plan.length * complex_size if plan.frames else 0
         return chunk + weights + contraction + tables
 
     def hands_over(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray) -> tuple[str, str] | None:
@@ -387,8 +388,7 @@ def _run_frames(spec: ConvSpec, plan: FFTPlan, x: np.ndarray, w: np.ndarray, b: 
     transform back, outputs in place) on the thread that takes it, in one parallel region
     (``overlap_save_products``), where the staged path wakes the threads five times a chunk:
     on a virtual machine each wake-up can cost hundreds of microseconds."""
-    dtype, n = spec.compute_dtype, plan.length
-    is_complex = np.dtype(dtype).kind == "c"
+    dtype, n, is_complex = spec.compute_dtype, plan.length, transforms.is_complex
     freqs = n if is_complex else n // 2 + 1
     work_size = products_work_size(n, is_complex, np.dtype(dtype).itemsize)
     work, weight_frame, weights = _scratch.scratch("fft", [((num_threads, work_size), dtype),
@@ -412,7 +412,7 @@ def _run_plan(spec: ConvSpec, plan: FFTPlan, x: np.ndarray, w: np.ndarray, b: np
               out: np.ndarray, num_threads: int) -> None:
     dtype = spec.compute_dtype
     is_complex = np.dtype(dtype).kind == "c"
-    if _one_channel_groups(spec):
+    if plan.frames:
         transforms = _fft_engines.get(plan.engine).rows(_REAL[dtype], is_complex, plan.length, num_threads)
         if transforms is not None:
             _run_frames(spec, plan, x, w, b, out, num_threads, transforms)
