@@ -54,60 +54,105 @@ static inline ptrdiff_t ac_end_inside(ptrdiff_t offset, ptrdiff_t last, ptrdiff_
     return (last - offset) / stride + 1;
 }
 
-#define AC_BLOCK 32
+/* Outputs per block: 256 bytes of sums (float: 8 AVX2 registers), enough
+ * independent sums to keep both FMA units busy (32 floats, 4 registers,
+ * left the sums' latency exposed: depthwise K = 31 ran 41 instead of 47 ms). */
+#define AC_BLOCK_BYTES 256
+/* The padded samples a block of edge outputs reads are copied to the stack up
+ * to this many bytes; wider spans (kernels of thousands of taps) go output by output. */
+#define AC_EDGE_BYTES 16384
+
+/* One block of B outputs:
+ *     out[j] = init[j] + sum_k w[k] * xs[j * stride + k * dilation]     (j0 <= j < B)
+ * the sum in the order of k, as in the one-output loop below, so that a value
+ * has the same bits whichever way it is computed. */
+#define AC_DEFINE_BLOCK(SUFFIX, T, B)                                                     \
+static inline __attribute__((always_inline)) void                                         \
+ac_block_##SUFFIX(const T *xs, const T *w, ptrdiff_t ksize, ptrdiff_t stride,              \
+                  ptrdiff_t dilation, const T *init, T *out, int j0)                      \
+{                                                                                         \
+    T acc[B];                                                                             \
+    for (int j = 0; j < B; j++) acc[j] = init[j];                                         \
+    if (stride == 1) {                                                                    \
+        for (ptrdiff_t k = 0; k < ksize; k++) {                                           \
+            const T tap = w[k];                                                           \
+            const T *xk = xs + k * dilation;                                              \
+            for (int j = 0; j < B; j++) acc[j] += tap * xk[j];                            \
+        }                                                                                 \
+    } else {                                                                              \
+        for (ptrdiff_t k = 0; k < ksize; k++) {                                           \
+            const T tap = w[k];                                                           \
+            const T *xk = xs + k * dilation;                                              \
+            for (int j = 0; j < B; j++) acc[j] += tap * xk[j * stride];                   \
+        }                                                                                 \
+    }                                                                                     \
+    for (int j = j0; j < B; j++) out[j] = acc[j];                                         \
+}                                                                                         \
+                                                                                          \
+/* y[t] += ... for the outputs [t0, t0 + count) (count <= B) that read padding, from a    \
+ * copy of the padded samples they read (zeros past them, so the block reads its B        \
+ * outputs' worth); a span too wide for the copy goes one output at a time. */            \
+static inline __attribute__((always_inline)) void                                         \
+ac_edge_##SUFFIX(const T *x, ptrdiff_t length, const T *w, ptrdiff_t ksize, T *y,          \
+                 ptrdiff_t t0, ptrdiff_t count, ptrdiff_t stride, ptrdiff_t dilation,     \
+                 ptrdiff_t pad_left, int mode)                                            \
+{                                                                                         \
+    enum { EDGE_VALUES = AC_EDGE_BYTES / sizeof(T) };                                     \
+    const ptrdiff_t span = (B - 1) * stride + (ksize - 1) * dilation + 1;                 \
+    const ptrdiff_t base = t0 * stride - pad_left;                                        \
+    if (span > EDGE_VALUES) {                                                             \
+        for (ptrdiff_t t = t0; t < t0 + count; t++) {                                     \
+            T acc = y[t];                                                                 \
+            for (ptrdiff_t k = 0; k < ksize; k++) {                                       \
+                /* a zero of the padding still multiplies the tap (inf * 0 is nan) */    \
+                ptrdiff_t i = ac_map_index(t * stride - pad_left + k * dilation, length, mode); \
+                acc += w[k] * (i >= 0 ? x[i] : (T)0);                                     \
+            }                                                                             \
+            y[t] = acc;                                                                   \
+        }                                                                                 \
+        return;                                                                           \
+    }                                                                                     \
+    T samples[EDGE_VALUES], init[B], out[B];                                              \
+    const ptrdiff_t read = (count - 1) * stride + (ksize - 1) * dilation + 1;             \
+    for (ptrdiff_t m = 0; m < read; m++) {                                                \
+        ptrdiff_t i = ac_map_index(base + m, length, mode);                               \
+        samples[m] = i >= 0 ? x[i] : (T)0;                                                \
+    }                                                                                     \
+    for (ptrdiff_t m = read; m < span; m++) samples[m] = 0;                               \
+    for (int j = 0; j < B; j++) init[j] = j < count ? y[t0 + j] : (T)0;                   \
+    ac_block_##SUFFIX(samples, w, ksize, stride, dilation, init, out, 0);                 \
+    for (ptrdiff_t j = 0; j < count; j++) y[t0 + j] = out[j];                             \
+}
 
 #define AC_DEFINE_ROW(SUFFIX, T)                                                          \
+enum { AC_BLOCK_##SUFFIX = AC_BLOCK_BYTES / sizeof(T) };                                  \
+AC_DEFINE_BLOCK(SUFFIX, T, AC_BLOCK_##SUFFIX)                                             \
 ARRAYCONV_CLONES                                                                          \
 void ac_row_##SUFFIX(const T *x, ptrdiff_t length, const T *w, ptrdiff_t ksize,           \
                      T *y, ptrdiff_t length_out, ptrdiff_t stride, ptrdiff_t dilation,     \
                      ptrdiff_t pad_left, int mode)                                         \
 {                                                                                         \
+    enum { B = AC_BLOCK_##SUFFIX };                                                       \
     /* interior: outputs [lo, hi) whose taps all lie in [0, length) */                   \
     ptrdiff_t lo = ac_first_inside(-pad_left, stride);                                    \
     ptrdiff_t hi = ac_end_inside((ksize - 1) * dilation - pad_left, length - 1, stride);  \
     if (lo > length_out) lo = length_out;                                                 \
     if (hi > length_out) hi = length_out;                                                 \
     if (hi < lo) hi = lo;                                                                 \
-    for (ptrdiff_t t = 0; t < length_out; ) {                                             \
-        if (t < lo || t >= hi) {                                                          \
-            T acc = y[t];                                                                 \
-            ptrdiff_t base = t * stride - pad_left;                                       \
-            for (ptrdiff_t k = 0; k < ksize; k++) {                                       \
-                /* a zero of the padding still multiplies the tap (inf * 0 is nan) */    \
-                ptrdiff_t i = ac_map_index(base + k * dilation, length, mode);            \
-                acc += w[k] * (i >= 0 ? x[i] : (T)0);                                     \
-            }                                                                             \
-            y[t] = acc;                                                                   \
-            t++;                                                                          \
-            continue;                                                                     \
-        }                                                                                 \
-        if (hi - t >= AC_BLOCK) {                                                         \
-            T acc[AC_BLOCK];                                                              \
-            const T *xs = x + t * stride - pad_left;                                      \
-            for (int j = 0; j < AC_BLOCK; j++) acc[j] = y[t + j];                         \
-            if (stride == 1) {                                                            \
-                for (ptrdiff_t k = 0; k < ksize; k++) {                                   \
-                    const T tap = w[k];                                                   \
-                    const T *xk = xs + k * dilation;                                      \
-                    for (int j = 0; j < AC_BLOCK; j++) acc[j] += tap * xk[j];             \
-                }                                                                         \
-            } else {                                                                      \
-                for (ptrdiff_t k = 0; k < ksize; k++) {                                   \
-                    const T tap = w[k];                                                   \
-                    const T *xk = xs + k * dilation;                                      \
-                    for (int j = 0; j < AC_BLOCK; j++) acc[j] += tap * xk[j * stride];    \
-                }                                                                         \
-            }                                                                             \
-            for (int j = 0; j < AC_BLOCK; j++) y[t + j] = acc[j];                         \
-            t += AC_BLOCK;                                                                \
-        } else {                                                                          \
-            T acc = y[t];                                                                 \
-            const T *xs = x + t * stride - pad_left;                                      \
-            for (ptrdiff_t k = 0; k < ksize; k++) acc += w[k] * xs[k * dilation];         \
-            y[t] = acc;                                                                   \
-            t++;                                                                          \
-        }                                                                                 \
+    if (hi - lo < B) hi = lo;  /* too short for a block: the edges' way */                \
+    for (ptrdiff_t t = 0; t < lo; t += B)                                                 \
+        ac_edge_##SUFFIX(x, length, w, ksize, y, t, lo - t < B ? lo - t : B, stride,      \
+                         dilation, pad_left, mode);                                       \
+    for (ptrdiff_t t = lo; t < hi; t += B) {                                              \
+        /* the last block ends at hi, overlapping the one before: its first outputs,      \
+         * already summed, are computed again and not stored */                          \
+        const ptrdiff_t first = hi - t < B ? hi - B : t;                                  \
+        ac_block_##SUFFIX(x + first * stride - pad_left, w, ksize, stride, dilation,      \
+                          y + first, y + first, (int)(t - first));                        \
     }                                                                                     \
+    for (ptrdiff_t t = hi; t < length_out; t += B)                                        \
+        ac_edge_##SUFFIX(x, length, w, ksize, y, t, length_out - t < B ? length_out - t : B, \
+                         stride, dilation, pad_left, mode);                               \
 }
 
 AC_DEFINE_ROW(f32, float)

@@ -36,6 +36,11 @@ _INT_MAX = 2**31 - 1
 _PARALLEL_MIN_MACS = 1 << 21
 # The gemm path pays off when the weight matrix has enough rows and columns.
 _GEMM_MIN_OUT_CHANNELS = 8
+# The own kernel keeps two sums in flight per output channel of a tile, the
+# row loops eight per row: from 3 output channels on the kernel is ahead
+# (K = 3 to 385, batch 1 and 4, one thread, Zen 3: 1.03-2.4x at 3 channels,
+# 1.2-3.1x at 4), at 2 channels the loops (1.3-1.6x).
+_KERNEL_MIN_OUT_CHANNELS = 3
 _GEMM_MIN_PACKED_ROWS = 8
 # Packed block: about this many bytes (measured on a 1 MiB-L2 core: from 256 KiB
 # to 1 MiB the GEMM rate varies by a few percent, narrower blocks lose 10%),
@@ -86,12 +91,13 @@ _KERNEL_WHOLE_WINDOW_BYTES = 1 << 18
 # A thread's input window above this (dilations of thousands) takes the BLAS path.
 _KERNEL_MAX_WINDOW_BYTES = 1 << 24
 
-def uses_gemm(spec: ConvSpec) -> bool:
-    """Whether the layer is a matrix product worth a GEMM (else: the loops path)."""
+def uses_gemm(spec: ConvSpec, min_out_channels: int | None = None) -> bool:
+    """Whether the layer is a matrix product worth a GEMM (else: the loops path), with at
+    least ``min_out_channels`` output channels a group (default: the BLAS path's minimum)."""
     out_rows = spec.out_channels_per_group
     packed_rows = spec.in_channels_per_group * spec.kernel_size
     return (
-        out_rows >= _GEMM_MIN_OUT_CHANNELS
+        out_rows >= (_GEMM_MIN_OUT_CHANNELS if min_out_channels is None else min_out_channels)
         and packed_rows >= _GEMM_MIN_PACKED_ROWS
         and max(out_rows, packed_rows, spec.length_out) <= _INT_MAX
     )
@@ -199,13 +205,14 @@ def plan(spec: ConvSpec, configured_threads: int, variant: str | None) -> Direct
     Cached: a layer called again with the same shapes plans nothing.
     """
     num_threads = 1 if spec.macs < _PARALLEL_MIN_MACS else configured_threads
-    if not uses_gemm(spec):
-        # the loops path shares out whole output rows
-        return DirectPlan("loops", threads=max(1, min(num_threads, spec.batch * spec.output_channels)))
-    if variant is not None and spec.compute_dtype in _KERNEL_DTYPES:
+    kernel_rows = min(_KERNEL_MIN_OUT_CHANNELS, _GEMM_MIN_OUT_CHANNELS)
+    if variant is not None and spec.compute_dtype in _KERNEL_DTYPES and uses_gemm(spec, kernel_rows):
         planned = _kernel_plan(spec, num_threads, variant)
         if planned is not None:
             return DirectPlan("kernel", threads=planned[1], kernel=planned[0])
+    if not uses_gemm(spec):
+        # the loops path shares out whole output rows
+        return DirectPlan("loops", threads=max(1, min(num_threads, spec.batch * spec.output_channels)))
     if _blas_threads.shared_pin() is None:
         num_threads = 1  # the BLAS cannot be kept to one thread: let it thread each GEMM
     cols, rows = _gemm_blocks(spec)

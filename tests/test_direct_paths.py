@@ -35,7 +35,7 @@ _SMALL_KERNEL_BLOCKS = dict(_GEMM_MIN_OUT_CHANNELS=1, _GEMM_MIN_PACKED_ROWS=1, _
                             KERNEL_ROWS=5, _KERNEL_T_BLOCK=1, _KERNEL_O_BLOCK=1, _KERNEL_ITEMS_PER_THREAD=64,
                             _KERNEL_PACK_MIN_POSITIONS=0, _WGRAD_PARTS=3)
 PATHS = {
-    "loops": dict(_GEMM_MIN_OUT_CHANNELS=10**9, _PARALLEL_MIN_MACS=0),
+    "loops": dict(_GEMM_MIN_OUT_CHANNELS=10**9, _KERNEL_MIN_OUT_CHANNELS=10**9, _PARALLEL_MIN_MACS=0),
     "gemm": dict(_SMALL_GEMM_BLOCKS, KERNEL=None),
     "kernel": dict(_SMALL_KERNEL_BLOCKS, KERNEL=direct_plan.KERNEL),
 }
@@ -186,6 +186,41 @@ def test_long_signals_span_many_blocks(path, length, mode, bias):
             result = arrayconv.conv1d(*args, backend="direct")
         wide, scale = reference(*args, np.float32)
         assert_close(result, wide, scale, "float32")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "complex64", "complex128"])
+@pytest.mark.parametrize("stride, dilation", [(1, 1), (1, 3), (2, 1), (3, 2)])
+@pytest.mark.parametrize("length", [40, 64, 97, 300])
+def test_loops_edges_have_the_bits_of_the_interior(dtype, stride, dilation, length):
+    """The row loops compute the outputs that read zero padding from a copy of the padded
+    samples, and the inside in whole blocks (the last one overlapping the one before):
+    the same sums, so padding=p gives the bits of the signal padded by hand."""
+    rng = np.random.default_rng(length + 7 * stride)
+    x = rng.standard_normal((2, 3, length)).astype(dtype)
+    w = rng.standard_normal((2, 3, 9)).astype(dtype)
+    pad = 9
+    with forced("loops"):
+        implicit = arrayconv.conv1d(x, w, None, stride, pad, dilation, backend="direct")
+        explicit = arrayconv.conv1d(np.pad(x, ((0, 0), (0, 0), (pad, pad))), w, None, stride, 0, dilation,
+                                    backend="direct")
+    assert np.array_equal(implicit, explicit)
+    wide, scale = reference(x, w, None, stride, pad, dilation, 1, "zeros", dtype)
+    assert_close(implicit, wide, scale, dtype)
+
+
+@pytest.mark.parametrize("mode", ["zeros", "reflect", "replicate", "circular"])
+@pytest.mark.parametrize("dtype", ["float32", "complex128"])
+def test_loops_edges_wider_than_their_copy(mode, dtype):
+    """Dilations of thousands: the padded samples of an edge block do not fit the
+    stack copy (16 KiB), and those outputs go one at a time."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((1, 2, 9000)).astype(dtype)
+    w = rng.standard_normal((2, 1, 4)).astype(dtype)
+    args = (x, w, None, 1, 2500, 1500, 2, mode)
+    with forced("loops"):
+        result = arrayconv.conv1d(*args, backend="direct")
+    wide, scale = reference(*args, dtype)
+    assert_close(result, wide, scale, dtype)
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/cpuinfo") or platform.machine() != "x86_64",
