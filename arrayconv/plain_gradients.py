@@ -172,6 +172,12 @@ def _add_tap(xp: Any, out: Any, grouped_u: Any, grouped_w: Any, tap: int, batch:
     out[:, :, start : start + (count - 1) * stride + 1 : stride] += products
 
 
+# Up to this many taps a phase's weight is laid out tap by tap, one 2-D transpose
+# each: NumPy copies the whole transposed view (a last axis of a few values,
+# reversed) value by value, 156 us for a (256, 80, 3) weight against 51 us.
+_TAP_BY_TAP = 8
+
+
 def _phase(work: _Arrays, phase: lowering.Phase, u: Any, w: Any, b: Any, groups: int, backend: str | None) -> Any:
     """One phase of a transposed convolution: a stride-1 correlation with some taps reversed."""
     xp = work.xp
@@ -181,7 +187,13 @@ def _phase(work: _Arrays, phase: lowering.Phase, u: Any, w: Any, b: Any, groups:
     in_channels, out_per_group, count = taps.shape
     grouped = (groups, in_channels // groups, out_per_group, count)
     swapped = (groups * out_per_group, in_channels // groups, count)
-    if type(taps) is np.ndarray:  # NumPy's methods: a few microseconds less than the namespace's functions
+    if type(taps) is np.ndarray and count <= _TAP_BY_TAP:
+        regrouped = np.empty(grouped[:1] + grouped[2:3] + grouped[1:2] + (count,), dtype=taps.dtype)
+        source = w.reshape(grouped[:3] + (w.shape[2],))
+        for k in range(count):  # tap k of the phase reads tap first + (count - 1 - k) * step of w
+            regrouped[..., k] = source[..., phase.first_tap + (count - 1 - k) * phase.tap_step].transpose(0, 2, 1)
+        regrouped = regrouped.reshape(swapped)
+    elif type(taps) is np.ndarray:  # NumPy's methods: a few microseconds less than the namespace's functions
         regrouped = taps[:, :, ::-1].reshape(grouped).transpose(0, 2, 1, 3).reshape(swapped)
     else:
         regrouped = xp.reshape(xp.permute_dims(xp.reshape(xp.flip(taps, axis=2), grouped), (0, 2, 1, 3)), swapped)
