@@ -123,6 +123,28 @@ def test_conv_transpose1d_matches_torch(backend_name, case):
         np.testing.assert_array_equal(array, saved)
 
 
+@pytest.mark.parametrize("kernel_size", [3, 8, 9, 20])
+@pytest.mark.parametrize("stride, dilation, groups", [(1, 1, 1), (2, 1, 2), (3, 2, 1), (2, 3, 3)])
+def test_conv_transpose1d_weight_layouts_agree(monkeypatch, kernel_size, stride, dilation, groups):
+    """A phase's weight is laid out tap by tap up to plain_gradients._TAP_BY_TAP taps,
+    else by one copy of the swapped view: the same values, so the same bits, and torch's."""
+    from arrayconv import plain_gradients
+
+    rng = np.random.default_rng(kernel_size * 100 + stride * 10 + groups)
+    x = rng.standard_normal((2, 6, 40)).astype(np.float32)
+    w = rng.standard_normal((6, 4, kernel_size)).astype(np.float32)
+    args = dict(stride=stride, padding=1, dilation=dilation, groups=groups)
+    results = []
+    for limit in (0, 64):
+        monkeypatch.setattr(plain_gradients, "_TAP_BY_TAP", limit)
+        results.append(np.asarray(arrayconv.conv_transpose1d(x, w, backend="direct", **args)))
+    assert np.array_equal(results[0], results[1])
+    expected = F.conv_transpose1d(torch.from_numpy(x).double(), torch.from_numpy(w).double(), **args).numpy()
+    scale = F.conv_transpose1d(torch.from_numpy(np.abs(x)).double(), torch.from_numpy(np.abs(w)).double(),
+                               **args).numpy().max()
+    assert_close(results[0], expected, float(scale), "float32")
+
+
 @given(case=transpose_cases(dtypes=("float32", "float64", "complex64", "complex128")), seed=st.integers(0, 2**32 - 1))
 def test_conv_transpose1d_backward_matches_torch_autograd(backend_name, case, seed):
     wide = _WIDE[case.x.dtype.name]
