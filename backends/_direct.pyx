@@ -46,16 +46,18 @@ cdef extern from "_direct_loops.h" nogil:
     Py_ssize_t ac_end_inside(Py_ssize_t offset, Py_ssize_t last, Py_ssize_t stride)
     void ac_row_f32(const float *x, Py_ssize_t length, const float *w, Py_ssize_t ksize,
                     float *y, Py_ssize_t length_out, Py_ssize_t stride, Py_ssize_t dilation,
-                    Py_ssize_t pad_left, int mode)
+                    Py_ssize_t pad_left, int mode, const float *start)
     void ac_row_f64(const double *x, Py_ssize_t length, const double *w, Py_ssize_t ksize,
                     double *y, Py_ssize_t length_out, Py_ssize_t stride, Py_ssize_t dilation,
-                    Py_ssize_t pad_left, int mode)
+                    Py_ssize_t pad_left, int mode, const double *start)
     void ac_row_c64(const float complex *x, Py_ssize_t length, const float complex *w,
                     Py_ssize_t ksize, float complex *y, Py_ssize_t length_out,
-                    Py_ssize_t stride, Py_ssize_t dilation, Py_ssize_t pad_left, int mode)
+                    Py_ssize_t stride, Py_ssize_t dilation, Py_ssize_t pad_left, int mode,
+                    const float complex *start)
     void ac_row_c128(const double complex *x, Py_ssize_t length, const double complex *w,
                      Py_ssize_t ksize, double complex *y, Py_ssize_t length_out,
-                     Py_ssize_t stride, Py_ssize_t dilation, Py_ssize_t pad_left, int mode)
+                     Py_ssize_t stride, Py_ssize_t dilation, Py_ssize_t pad_left, int mode,
+                     const double complex *start)
     void ac_wgrad_f32(const float *x, Py_ssize_t length, const float *gy, Py_ssize_t length_out,
                       float *g, Py_ssize_t ksize, Py_ssize_t stride, Py_ssize_t dilation,
                       Py_ssize_t pad_left, int mode)
@@ -83,15 +85,17 @@ def map_index(Py_ssize_t i, Py_ssize_t length, int mode):
 
 cdef inline void _row(const scalar_t *x, Py_ssize_t length, const scalar_t *w, Py_ssize_t ksize,
                       scalar_t *y, Py_ssize_t length_out, Py_ssize_t stride,
-                      Py_ssize_t dilation, Py_ssize_t pad_left, int mode) noexcept nogil:
+                      Py_ssize_t dilation, Py_ssize_t pad_left, int mode,
+                      const scalar_t *start) noexcept nogil:
+    # start: the value every sum starts from (the row's first input channel), else NULL: add to y
     if scalar_t is float:
-        ac_row_f32(x, length, w, ksize, y, length_out, stride, dilation, pad_left, mode)
+        ac_row_f32(x, length, w, ksize, y, length_out, stride, dilation, pad_left, mode, start)
     elif scalar_t is double:
-        ac_row_f64(x, length, w, ksize, y, length_out, stride, dilation, pad_left, mode)
+        ac_row_f64(x, length, w, ksize, y, length_out, stride, dilation, pad_left, mode, start)
     elif scalar_t is floatcomplex:
-        ac_row_c64(x, length, w, ksize, y, length_out, stride, dilation, pad_left, mode)
+        ac_row_c64(x, length, w, ksize, y, length_out, stride, dilation, pad_left, mode, start)
     else:
-        ac_row_c128(x, length, w, ksize, y, length_out, stride, dilation, pad_left, mode)
+        ac_row_c128(x, length, w, ksize, y, length_out, stride, dilation, pad_left, mode, start)
 
 
 cdef void _output_row(
@@ -120,11 +124,13 @@ cdef void _output_row(
     cdef scalar_t *y = &out[n, o, 0]
     if has_bias:
         init = bias[o]
-    for t in range(length_out):
-        y[t] = init
+    if cin_g == 0:
+        for t in range(length_out):
+            y[t] = init
     for c in range(cin_g):
+        # the first input channel's sums start from the bias: the row is written once, not set first
         _row(&x[n, first_channel + c, 0], length, &w[o, c, 0], ksize, y, length_out,
-             stride, dilation, pad_left, mode)
+             stride, dilation, pad_left, mode, &init if c == 0 else NULL)
 
 
 # --------------------------------------------------------------------------

@@ -1,12 +1,16 @@
 /*
- * Row kernels of the direct backend: y[t] += sum_k w[k] * x[t*stride + k*dilation - pad_left]
+ * Row kernels of the direct backend:
+ *     y[t] = (*start, or y[t] where start is NULL) + sum_k w[k] * x[t*stride + k*dilation - pad_left]
  * for one input row and one output row, with the padding mode applied to the
- * indices that fall outside the signal.
+ * indices that fall outside the signal (start: the bias, for a row's first
+ * input channel, so that the output is written once instead of set first).
  *
- * The interior (outputs whose every tap lies inside the signal) is computed in
- * blocks of BLOCK outputs held in a local accumulator, so each tap costs one
- * load of x per output and the compiler vectorises across outputs.  The few
- * outputs at the two ends go through the boundary mapping one by one.
+ * Outputs go in blocks of 256 bytes of sums, held in registers across the
+ * taps, so each tap costs one load of x per output and the compiler
+ * vectorises across outputs: the interior (outputs whose every tap lies
+ * inside the signal) straight from x, the last block overlapping the one
+ * before it; the outputs at the two ends from a copy of the padded samples
+ * they read.
  *
  * Each function is compiled for AVX-512, AVX2+FMA and baseline x86-64 and the
  * loader picks the best one the CPU has (GCC target_clones); elsewhere it is
@@ -63,16 +67,20 @@ static inline ptrdiff_t ac_end_inside(ptrdiff_t offset, ptrdiff_t last, ptrdiff_
 #define AC_EDGE_BYTES 16384
 
 /* One block of B outputs:
- *     out[j] = init[j] + sum_k w[k] * xs[j * stride + k * dilation]     (j0 <= j < B)
+ *     out[j] = init[j * step] + sum_k w[k] * xs[j * stride + k * dilation]     (j0 <= j < B)
+ * (step 0: every sum starts from one value, the bias)
  * the sum in the order of k, as in the one-output loop below, so that a value
  * has the same bits whichever way it is computed. */
 #define AC_DEFINE_BLOCK(SUFFIX, T, B)                                                     \
 static inline __attribute__((always_inline)) void                                         \
 ac_block_##SUFFIX(const T *xs, const T *w, ptrdiff_t ksize, ptrdiff_t stride,              \
-                  ptrdiff_t dilation, const T *init, T *out, int j0)                      \
+                  ptrdiff_t dilation, const T *init, int step, T *out, int j0)            \
 {                                                                                         \
     T acc[B];                                                                             \
-    for (int j = 0; j < B; j++) acc[j] = init[j];                                         \
+    if (step)                                                                             \
+        for (int j = 0; j < B; j++) acc[j] = init[j];                                     \
+    else                                                                                  \
+        for (int j = 0; j < B; j++) acc[j] = init[0];                                     \
     if (stride == 1) {                                                                    \
         for (ptrdiff_t k = 0; k < ksize; k++) {                                           \
             const T tap = w[k];                                                           \
@@ -89,20 +97,21 @@ ac_block_##SUFFIX(const T *xs, const T *w, ptrdiff_t ksize, ptrdiff_t stride,   
     for (int j = j0; j < B; j++) out[j] = acc[j];                                         \
 }                                                                                         \
                                                                                           \
-/* y[t] += ... for the outputs [t0, t0 + count) (count <= B) that read padding, from a    \
- * copy of the padded samples they read (zeros past them, so the block reads its B        \
- * outputs' worth); a span too wide for the copy goes one output at a time. */            \
+/* y[t] = (*start, or y[t] where start is NULL) + ... for the outputs [t0, t0 + count)    \
+ * (count <= B) that read padding, from a copy of the padded samples they read (zeros     \
+ * past them, so the block reads its B outputs' worth); a span too wide for the copy      \
+ * goes one output at a time. */                                                          \
 static inline __attribute__((always_inline)) void                                         \
 ac_edge_##SUFFIX(const T *x, ptrdiff_t length, const T *w, ptrdiff_t ksize, T *y,          \
                  ptrdiff_t t0, ptrdiff_t count, ptrdiff_t stride, ptrdiff_t dilation,     \
-                 ptrdiff_t pad_left, int mode)                                            \
+                 ptrdiff_t pad_left, int mode, const T *start)                            \
 {                                                                                         \
     enum { EDGE_VALUES = AC_EDGE_BYTES / sizeof(T) };                                     \
     const ptrdiff_t span = (B - 1) * stride + (ksize - 1) * dilation + 1;                 \
     const ptrdiff_t base = t0 * stride - pad_left;                                        \
     if (span > EDGE_VALUES) {                                                             \
         for (ptrdiff_t t = t0; t < t0 + count; t++) {                                     \
-            T acc = y[t];                                                                 \
+            T acc = start ? *start : y[t];                                                \
             for (ptrdiff_t k = 0; k < ksize; k++) {                                       \
                 /* a zero of the padding still multiplies the tap (inf * 0 is nan) */    \
                 ptrdiff_t i = ac_map_index(t * stride - pad_left + k * dilation, length, mode); \
@@ -119,8 +128,8 @@ ac_edge_##SUFFIX(const T *x, ptrdiff_t length, const T *w, ptrdiff_t ksize, T *y
         samples[m] = i >= 0 ? x[i] : (T)0;                                                \
     }                                                                                     \
     for (ptrdiff_t m = read; m < span; m++) samples[m] = 0;                               \
-    for (int j = 0; j < B; j++) init[j] = j < count ? y[t0 + j] : (T)0;                   \
-    ac_block_##SUFFIX(samples, w, ksize, stride, dilation, init, out, 0);                 \
+    for (int j = 0; j < B; j++) init[j] = start ? *start : j < count ? y[t0 + j] : (T)0;  \
+    ac_block_##SUFFIX(samples, w, ksize, stride, dilation, init, 1, out, 0);              \
     for (ptrdiff_t j = 0; j < count; j++) y[t0 + j] = out[j];                             \
 }
 
@@ -130,7 +139,7 @@ AC_DEFINE_BLOCK(SUFFIX, T, AC_BLOCK_##SUFFIX)                                   
 ARRAYCONV_CLONES                                                                          \
 void ac_row_##SUFFIX(const T *x, ptrdiff_t length, const T *w, ptrdiff_t ksize,           \
                      T *y, ptrdiff_t length_out, ptrdiff_t stride, ptrdiff_t dilation,     \
-                     ptrdiff_t pad_left, int mode)                                         \
+                     ptrdiff_t pad_left, int mode, const T *start)                         \
 {                                                                                         \
     enum { B = AC_BLOCK_##SUFFIX };                                                       \
     /* interior: outputs [lo, hi) whose taps all lie in [0, length) */                   \
@@ -142,17 +151,17 @@ void ac_row_##SUFFIX(const T *x, ptrdiff_t length, const T *w, ptrdiff_t ksize, 
     if (hi - lo < B) hi = lo;  /* too short for a block: the edges' way */                \
     for (ptrdiff_t t = 0; t < lo; t += B)                                                 \
         ac_edge_##SUFFIX(x, length, w, ksize, y, t, lo - t < B ? lo - t : B, stride,      \
-                         dilation, pad_left, mode);                                       \
+                         dilation, pad_left, mode, start);                                \
     for (ptrdiff_t t = lo; t < hi; t += B) {                                              \
         /* the last block ends at hi, overlapping the one before: its first outputs,      \
          * already summed, are computed again and not stored */                          \
         const ptrdiff_t first = hi - t < B ? hi - B : t;                                  \
         ac_block_##SUFFIX(x + first * stride - pad_left, w, ksize, stride, dilation,      \
-                          y + first, y + first, (int)(t - first));                        \
+                          start ? start : y + first, !start, y + first, (int)(t - first)); \
     }                                                                                     \
     for (ptrdiff_t t = hi; t < length_out; t += B)                                        \
         ac_edge_##SUFFIX(x, length, w, ksize, y, t, length_out - t < B ? length_out - t : B, \
-                         stride, dilation, pad_left, mode);                               \
+                         stride, dilation, pad_left, mode, start);                        \
 }
 
 AC_DEFINE_ROW(f32, float)
