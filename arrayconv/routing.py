@@ -43,28 +43,29 @@ TERMS: dict[str, str] = {
     "cupy_fft_point": "n*log2(n) of a float32 cuFFT transform of length n",
 }
 
-# Seconds per unit, fitted by `python -m arrayconv tune --rounds 7` (2 threads,
-# the 2-core AMD EPYC Zen 3 of docs/benchmarks.md, 2026-12-06, after the
-# direct backend's own GEMM kernel; median prediction error 10% direct, 15%
-# fft). The sweep never reaches the fft's GEMM contraction (groups of 512 x
+# Seconds per unit, fitted by `python -m arrayconv tune --rounds 5` (2 threads,
+# the 2-core AMD EPYC Zen 3 of docs/benchmarks.md, 2026-12-07, after the
+# direct backend's own kernel took layers of 3 to 7 output channels and its
+# row loops got faster; median prediction error 10% direct, 15% fft). The
+# copies fitted at zero (nnls): on this machine the transform terms absorb
+# them. The sweep never reaches the fft's GEMM contraction (groups of 512 x
 # 512 and more), which measured as fast as the tiled one there: same constant.
 DEFAULTS: dict[str, float] = {
-    "direct_call": 2.01e-5,
-    "direct_gemm_mac": 3.53e-11,
-    "direct_loops_mac": 4.84e-11,
-    "fft_call": 1.22e-4,
-    "fft_transform": 1.30e-9,
+    "direct_call": 6.66e-6,
+    "direct_gemm_mac": 3.07e-11,
+    "direct_loops_mac": 3.63e-11,
+    "fft_call": 7.71e-5,
+    "fft_transform": 7.82e-10,
     # pocketfft measured 1.3-1.5x MKL's time per transform (tune on both engines,
     # Zen 3, and lengths 1024-4096 on one thread; docs/benchmarks.md): 1.39x
-    "fft_pocketfft_transform": 1.81e-9,
-    "fft_copy": 2.24e-9,
-    "fft_contract_gemm_mac": 9.65e-10,
-    "fft_contract_tiles_mac": 9.65e-10,
-    # the whole-frame path: fitted (tune.fit) on single-channel sweeps of 4096 and
-    # 32768 outputs and 4 x 65536, K = 16 to 8192 (Zen 3, 2 threads, 2026-12-06);
-    # the fixed cost is the Python path around one parallel region
-    "fft_frames_call": 1.06e-4,
-    "fft_frames_transform": 7.06e-10,
+    "fft_pocketfft_transform": 1.09e-9,
+    "fft_copy": 2.24e-15,
+    "fft_contract_gemm_mac": 1.56e-9,
+    "fft_contract_tiles_mac": 1.56e-9,
+    # the whole-frame path (its framing, products and placing folded into the
+    # transform term); the fixed cost is the Python path around one parallel region
+    "fft_frames_call": 1.02e-4,
+    "fft_frames_transform": 3.66e-10,
     # the generic backend is a fallback: priced so that a dedicated backend
     # able to run a call is always cheaper
     "array_api_call": 1e-3,
