@@ -305,7 +305,8 @@ def conv1d_direct(
                     _output_row(x, w, bias, out, item, stride, dilation, pad_left, mode,
                                 groups, has_bias)
         else:
-            for item in prange(items, nogil=True, schedule="static", num_threads=num_threads):
+            # dynamic: a thread slowed by another process on its core takes fewer rows
+            for item in prange(items, nogil=True, schedule="dynamic", num_threads=num_threads):
                 _output_row(x, w, bias, out, item, stride, dilation, pad_left, mode,
                             groups, has_bias)
         return
