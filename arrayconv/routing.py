@@ -47,8 +47,9 @@ TERMS: dict[str, str] = {
 # the 2-core AMD EPYC Zen 3 of docs/benchmarks.md, 2026-12-07, after the
 # direct backend's own kernel took layers of 3 to 7 output channels and its
 # row loops got faster; median prediction error 10% direct, 15% fft). The
-# copies fitted at zero (nnls): on this machine the transform terms absorb
-# them. The sweep never reaches the fft's GEMM contraction (groups of 512 x
+# copies fitted at zero (nnls; tune writes a fitted zero as a tiny positive
+# value, constants being positive): on this machine the transform terms
+# absorb them. The sweep never reaches the fft's GEMM contraction (groups of 512 x
 # 512 and more), which measured as fast as the tiled one there: same constant.
 DEFAULTS: dict[str, float] = {
     "direct_call": 6.66e-6,

@@ -5,10 +5,12 @@ Two paths, both reading the caller's arrays in place and writing only ``out``:
 
 ``loops``
     One output row ``out[n, o, :]`` per work item: the row kernels of
-    ``_direct_loops.h`` accumulate each input channel of the group, the
-    interior vectorised across outputs and the ends through the padding
-    mode's index mapping (so no padded copy of the input is made).  For
-    depthwise and few-channel layers, which are not matrix products.
+    ``_direct_loops.h`` accumulate each input channel of the group in blocks
+    vectorised across outputs, the ends over a small copy of the padded
+    samples they read (so no padded copy of the whole input is made).  For
+    depthwise layers and those of one or two output channels a group (and
+    complex layers of few channels), which are not matrix products worth a
+    GEMM.
 
 ``gemm``
     Channel-heavy layers as matrix products: for a block of T outputs of one
@@ -292,7 +294,7 @@ def conv1d_direct(
     least that many elements per thread (``work.shape[0] >= num_threads``).
     """
     cdef Py_ssize_t length_out = out.shape[2]
-    cdef Py_ssize_t items, item
+    cdef Py_ssize_t items, item, chunk
     cdef int thread
     if out.shape[0] * out.shape[1] == 0 or length_out == 0:
         return
@@ -305,8 +307,11 @@ def conv1d_direct(
                     _output_row(x, w, bias, out, item, stride, dilation, pad_left, mode,
                                 groups, has_bias)
         else:
-            # dynamic: a thread slowed by another process on its core takes fewer rows
-            for item in prange(items, nogil=True, schedule="dynamic", num_threads=num_threads):
+            # dynamic: a thread slowed by another process on its core takes fewer rows;
+            # in runs of rows (about 32 runs a thread), so short rows are not handed out one by one
+            chunk = max(1, items // (32 * num_threads))
+            for item in prange(items, nogil=True, schedule="dynamic", chunksize=chunk,
+                               num_threads=num_threads):
                 _output_row(x, w, bias, out, item, stride, dilation, pad_left, mode,
                             groups, has_bias)
         return

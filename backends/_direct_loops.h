@@ -6,8 +6,8 @@
  * input channel, so that the output is written once instead of set first).
  *
  * Outputs go in blocks of 256 bytes of sums, held in registers across the
- * taps, so each tap costs one load of x per output and the compiler
- * vectorises across outputs: the interior (outputs whose every tap lies
+ * taps on AVX2 and AVX-512, so each tap costs one load of x per output and
+ * the compiler vectorises across outputs: the interior (outputs whose every tap lies
  * inside the signal) straight from x, the last block overlapping the one
  * before it; the outputs at the two ends from a copy of the padded samples
  * they read.
@@ -58,6 +58,16 @@ static inline ptrdiff_t ac_end_inside(ptrdiff_t offset, ptrdiff_t last, ptrdiff_
     return (last - offset) / stride + 1;
 }
 
+/* In the loops that sum one output at a time: keeps the compiler from
+ * vectorising the sum as products then in-order adds, whose rounding differs
+ * from the fused multiply-adds of the blocks (an output would get other bits
+ * by the path it took). */
+#if defined(__GNUC__)
+#define AC_ONE_AT_A_TIME() __asm__ volatile("" ::: "memory")
+#else
+#define AC_ONE_AT_A_TIME() ((void)0)
+#endif
+
 /* Outputs per block: 256 bytes of sums (float: 8 AVX2 registers), enough
  * independent sums to keep both FMA units busy (32 floats, 4 registers,
  * left the sums' latency exposed: depthwise K = 31 ran 41 instead of 47 ms). */
@@ -98,24 +108,39 @@ ac_block_##SUFFIX(const T *xs, const T *w, ptrdiff_t ksize, ptrdiff_t stride,   
 }                                                                                         \
                                                                                           \
 /* y[t] = (*start, or y[t] where start is NULL) + ... for the outputs [t0, t0 + count)    \
- * (count <= B) that read padding, from a copy of the padded samples they read (zeros     \
- * past them, so the block reads its B outputs' worth); a span too wide for the copy      \
- * goes one output at a time. */                                                          \
+ * (count <= B): those that read padding, and rows too short for a block.  A block       \
+ * computes B outputs whatever count is, over a copy of the padded samples they read     \
+ * (zeros past them); a few outputs, or a span too wide for the copy (long, strided or    \
+ * dilated kernels; stride and dilation can be near the index range, so the span is       \
+ * bounded without multiplying them out), go one at a time: the same sums either way. */ \
 static inline __attribute__((always_inline)) void                                         \
 ac_edge_##SUFFIX(const T *x, ptrdiff_t length, const T *w, ptrdiff_t ksize, T *y,          \
                  ptrdiff_t t0, ptrdiff_t count, ptrdiff_t stride, ptrdiff_t dilation,     \
                  ptrdiff_t pad_left, int mode, const T *start)                            \
 {                                                                                         \
     enum { EDGE_VALUES = AC_EDGE_BYTES / sizeof(T) };                                     \
-    const ptrdiff_t span = (B - 1) * stride + (ksize - 1) * dilation + 1;                 \
-    const ptrdiff_t base = t0 * stride - pad_left;                                        \
-    if (span > EDGE_VALUES) {                                                             \
+    const int fits = stride <= (EDGE_VALUES - 1) / (B - 1)                                \
+        && (ksize == 1 || dilation <= (EDGE_VALUES - 1 - (B - 1) * stride) / (ksize - 1)); \
+    const ptrdiff_t span = fits ? (B - 1) * stride + (ksize - 1) * dilation + 1 : 0;      \
+    /* cycles, roughly: one output at a time ~4 a tap (a chain of FMAs each); a block     \
+     * ~1.5 a copied sample, and B / 16 a tap (stride 1: vectors) or B / 2 (gathers) */   \
+    const int few = 8 * count * ksize <= 3 * span + (stride == 1 ? ksize * B / 8 : ksize * B); \
+    if (!fits || few) {                                                                   \
         for (ptrdiff_t t = t0; t < t0 + count; t++) {                                     \
             T acc = start ? *start : y[t];                                                \
-            for (ptrdiff_t k = 0; k < ksize; k++) {                                       \
-                /* a zero of the padding still multiplies the tap (inf * 0 is nan) */    \
-                ptrdiff_t i = ac_map_index(t * stride - pad_left + k * dilation, length, mode); \
-                acc += w[k] * (i >= 0 ? x[i] : (T)0);                                     \
+            const ptrdiff_t first = t * stride - pad_left;                                \
+            if (first >= 0 && (ksize - 1) * dilation < length - first) {                  \
+                for (ptrdiff_t k = 0; k < ksize; k++) {                                   \
+                    acc += w[k] * x[first + k * dilation];                                \
+                    AC_ONE_AT_A_TIME();                                                   \
+                }                                                                         \
+            } else {                                                                      \
+                for (ptrdiff_t k = 0; k < ksize; k++) {                                   \
+                    /* a zero of the padding still multiplies the tap (inf * 0 is nan) */ \
+                    ptrdiff_t i = ac_map_index(first + k * dilation, length, mode);       \
+                    acc += w[k] * (i >= 0 ? x[i] : (T)0);                                 \
+                    AC_ONE_AT_A_TIME();                                                   \
+                }                                                                         \
             }                                                                             \
             y[t] = acc;                                                                   \
         }                                                                                 \
@@ -123,6 +148,7 @@ ac_edge_##SUFFIX(const T *x, ptrdiff_t length, const T *w, ptrdiff_t ksize, T *y
     }                                                                                     \
     T samples[EDGE_VALUES], init[B], out[B];                                              \
     const ptrdiff_t read = (count - 1) * stride + (ksize - 1) * dilation + 1;             \
+    const ptrdiff_t base = t0 * stride - pad_left;                                        \
     for (ptrdiff_t m = 0; m < read; m++) {                                                \
         ptrdiff_t i = ac_map_index(base + m, length, mode);                               \
         samples[m] = i >= 0 ? x[i] : (T)0;                                                \

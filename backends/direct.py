@@ -3,14 +3,16 @@
 Three paths, chosen per call by :func:`arrayconv.backends.direct_plan.plan`:
 
 ``kernel``
-    float32 and float64 layers with enough channels to be matrix products:
+    float32 and float64 layers with 3 or more output channels per group:
     the backend's own convolution GEMM (``_conv_gemm``: register tiles over
     packed weights and a per-item input window; no BLAS, no im2col).
 ``gemm``
-    complex layers of that kind (and real ones where the build has no
-    kernel): im2col blocks times the weights by scipy's BLAS (``_direct``).
+    complex layers with 8 or more output channels per group (and real ones
+    where the build has no kernel): im2col blocks times the weights by
+    scipy's BLAS (``_direct``).
 ``loops``
-    depthwise and few-channel layers: vectorised row loops (``_direct``).
+    the rest (depthwise layers, one or two output channels per group, complex
+    layers of few channels): vectorised row loops (``_direct``).
 """
 
 from __future__ import annotations
@@ -47,9 +49,10 @@ _WGRAD_KERNELS = {dtype: conv1d_weight_grad[name] for dtype, name in _FUSED_NAME
 class DirectBackend(CostModel):
     """Cython direct kernels on the CPU: every dtype, padding mode and group layout.
 
-    Channel-heavy layers run on the backend's own convolution GEMM (real
-    dtypes) or as blocked GEMMs on scipy's BLAS (complex ones), depthwise and
-    few-channel layers as vectorised loops.
+    Layers with channels run on the backend's own convolution GEMM (real
+    dtypes, from 3 output channels a group) or as blocked GEMMs on scipy's
+    BLAS (complex ones, from 8), depthwise and the fewest-channel layers as
+    vectorised loops.
 
     Examples
     --------

@@ -198,13 +198,14 @@ def test_loops_edges_have_the_bits_of_the_interior(dtype, stride, dilation, leng
     rng = np.random.default_rng(length + 7 * stride)
     x = rng.standard_normal((2, 3, length)).astype(dtype)
     w = rng.standard_normal((2, 3, 9)).astype(dtype)
+    b = rng.standard_normal(2).astype(dtype)  # the first input channel's sums start from it
     pad = 9
     with forced("loops"):
-        implicit = arrayconv.conv1d(x, w, None, stride, pad, dilation, backend="direct")
-        explicit = arrayconv.conv1d(np.pad(x, ((0, 0), (0, 0), (pad, pad))), w, None, stride, 0, dilation,
+        implicit = arrayconv.conv1d(x, w, b, stride, pad, dilation, backend="direct")
+        explicit = arrayconv.conv1d(np.pad(x, ((0, 0), (0, 0), (pad, pad))), w, b, stride, 0, dilation,
                                     backend="direct")
     assert np.array_equal(implicit, explicit)
-    wide, scale = reference(x, w, None, stride, pad, dilation, 1, "zeros", dtype)
+    wide, scale = reference(x, w, b, stride, pad, dilation, 1, "zeros", dtype)
     assert_close(implicit, wide, scale, dtype)
 
 
